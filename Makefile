@@ -1,0 +1,43 @@
+# Herald: `make run` starts everything embedded; `make test` runs the test suite.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test bench migrate key flower clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+migrate: venv
+	$(BIN)/flask --app api db upgrade
+
+var/dev-api-key: | venv
+	mkdir -p var
+	$(BIN)/flask --app api keys create development --quiet > $@.tmp && mv $@.tmp $@
+
+key: migrate var/dev-api-key
+	@echo "Development API key (also in var/dev-api-key):"
+	@cat var/dev-api-key
+
+# The embedded default: SQLite and a filesystem broker under var/, sandbox providers,
+# the API on :8000, the three channel pools, maintenance, beat and Flower on :5555.
+run: key
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
+
+test: venv
+	$(BIN)/pytest
+
+bench: venv
+	$(BIN)/python -m bench.run
+
+flower: venv
+	$(BIN)/celery -A workers flower --address=127.0.0.1 --port=5555
+
+clean:
+	rm -rf var

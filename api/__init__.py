@@ -1,0 +1,23 @@
+"""Herald's HTTP API: a thin Flask layer over `common`."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_migrate import Migrate
+
+from api import cli, health, notifications
+from api.errors import register_error_handlers
+from common.config import PROJECT_ROOT, Settings, settings as current_settings
+from common.db import create_base_app, db
+
+
+def create_app(config: Settings | None = None) -> Flask:
+    config = config or current_settings()
+    app = create_base_app(config, name="herald-api")
+    app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
+    app.json.sort_keys = False
+    Migrate(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    register_error_handlers(app)
+    for blueprint in (health.bp, notifications.bp, cli.bp):
+        app.register_blueprint(blueprint)
+    return app

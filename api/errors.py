@@ -1,0 +1,65 @@
+"""One JSON shape for every error the API returns.
+
+    {"error": {"status": 422, "code": "invalid_request",
+               "message": "to: not a valid E.164 phone number",
+               "fields": {"to": "not a valid E.164 phone number"}}}
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, fields: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields or {}
+
+
+def invalid(fields: dict[str, str], status: int = 422, code: str = "invalid_request") -> ApiError:
+    """A validation error naming each offending field."""
+    message = "; ".join(f"{name}: {problem}" for name, problem in fields.items())
+    return ApiError(status, code, message, fields)
+
+
+def error_response(error: ApiError):
+    body = {"status": error.status, "code": error.code, "message": error.message}
+    if error.fields:
+        body["fields"] = error.fields
+    return jsonify(error=body), error.status
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ApiError, error_response)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = _HTTP_CODES.get(exc.code, "http_error")
+        message = exc.description or exc.name
+        if exc.code == 413:
+            limit = app.config.get("MAX_CONTENT_LENGTH")
+            message = f"the request body is larger than {limit} bytes"
+        return error_response(ApiError(exc.code or 500, code, message))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return error_response(ApiError(500, "internal_error", "an unexpected error occurred"))

@@ -1,0 +1,128 @@
+"""The /v1/notifications endpoints: parse, call one service function, serialise."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from api.auth import requires_api_key
+from api.errors import ApiError, invalid
+from api.responses import notification_detail, notification_summary
+from api.schemas import parse_notification
+from api.services import (
+    ListFilters, cancel_notification, create_notification, decode_cursor, find_notification,
+    history, list_notifications, send_now,
+)
+from api.validators import parse_iso8601
+from common.models import utcnow
+from common.statuses import Status
+from common.topology import CHANNELS
+
+bp = Blueprint("notifications", __name__, url_prefix="/v1/notifications")
+
+MAX_IDEMPOTENCY_KEY = 255
+MAX_PAGE = 200
+
+
+def json_body() -> object:
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json",
+                       {"Content-Type": "must be application/json"})
+    payload = request.get_json(silent=True)
+    if payload is None:
+        raise ApiError(400, "invalid_json", "the request body is not valid JSON")
+    return payload
+
+
+def idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise invalid({"Idempotency-Key": f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters"})
+    return key
+
+
+@bp.post("")
+@requires_api_key
+def create():
+    notification = parse_notification(json_body())
+    body, replayed = create_notification(
+        g.api_key, notification, idempotency_key=idempotency_key(),
+        config=current_app.config["HERALD_SETTINGS"], now=utcnow(),
+    )
+    response = jsonify(body)
+    response.status_code = 202
+    response.headers["Location"] = f"/v1/notifications/{body['id']}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.get("/<notification_id>")
+@requires_api_key
+def show(notification_id: str):
+    notification = find_notification(g.api_key.service, notification_id)
+    return jsonify(notification_detail(notification, history(notification)))
+
+
+def _one_of(name: str, allowed) -> str | None:
+    value = request.args.get(name)
+    if value is not None and value not in allowed:
+        raise invalid({name: f"must be one of {', '.join(sorted(allowed))}"})
+    return value
+
+
+def _time_arg(name: str):
+    value = request.args.get(name)
+    if value is None:
+        return None
+    try:
+        return parse_iso8601(value)
+    except ValueError as error:
+        raise invalid({name: str(error)}) from None
+
+
+def list_filters() -> ListFilters:
+    problems = {}
+    limit_text = request.args.get("limit", "50")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
+        problems["limit"] = f"must be a whole number from 1 to {MAX_PAGE}"
+    cursor = None
+    if "cursor" in request.args:
+        try:
+            cursor = decode_cursor(request.args["cursor"])
+        except ValueError as error:
+            problems["cursor"] = str(error)
+    if problems:
+        raise invalid(problems)
+    return ListFilters(
+        status=_one_of("status", {s.value for s in Status}),
+        channel=_one_of("channel", set(CHANNELS)),
+        recipient=request.args.get("recipient"),
+        reference=request.args.get("reference"),
+        created_after=_time_arg("created_after"),
+        created_before=_time_arg("created_before"),
+        limit=int(limit_text),
+        cursor=cursor,
+    )
+
+
+@bp.get("")
+@requires_api_key
+def index():
+    page, next_cursor = list_notifications(g.api_key.service, list_filters())
+    return jsonify(data=[notification_summary(n) for n in page], next_cursor=next_cursor)
+
+
+@bp.post("/<notification_id>/cancel")
+@requires_api_key
+def cancel(notification_id: str):
+    notification = cancel_notification(g.api_key.service, notification_id, utcnow())
+    return jsonify(notification_summary(notification))
+
+
+@bp.post("/<notification_id>/send-now")
+@requires_api_key
+def hurry(notification_id: str):
+    notification = send_now(g.api_key.service, notification_id, utcnow())
+    return jsonify(notification_summary(notification)), 202

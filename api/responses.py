@@ -1,0 +1,68 @@
+"""How notifications look in API responses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from common.models import Notification, NotificationEvent
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def notification_summary(n: Notification) -> dict:
+    return {
+        "id": str(n.id),
+        "status": n.status,
+        "channel": n.channel,
+        "to": n.recipient,
+        "reference": n.reference,
+        "priority": n.priority,
+        "send_at": iso(n.send_at),
+        "deliver_at": iso(n.deliver_at),
+        "schedule_reason": n.schedule_reason,
+        "attempts": n.attempts,
+        "created_at": iso(n.created_at),
+        "sent_at": iso(n.sent_at),
+        "error": {"code": n.error_code, "message": n.error_message} if n.error_code else None,
+    }
+
+
+def notification_detail(n: Notification, events: list[NotificationEvent]) -> dict:
+    body = notification_summary(n)
+    body["content"] = {
+        key: value
+        for key, value in {
+            "title" if n.channel == "push" else "subject": n.title,
+            "body": n.body,
+            "html": n.html,
+            "data": n.data,
+        }.items()
+        if value is not None
+    }
+    body["timezone"] = n.timezone
+    body["provider_message_id"] = n.provider_message_id
+    body["events"] = [
+        {
+            "at": iso(e.at),
+            "status": e.status,
+            "attempt": e.attempt,
+            "worker": e.worker,
+            "error_code": e.error_code,
+            "detail": e.detail,
+        }
+        for e in events
+    ]
+    return body
+
+
+def accepted(n: Notification) -> dict:
+    """The 202 body: enough for the caller to follow the notification."""
+    return {
+        "id": str(n.id),
+        "status": n.status,
+        "deliver_at": iso(n.deliver_at),
+        "schedule_reason": n.schedule_reason,
+        "quiet_hours_shifted": n.schedule_reason == "quiet_hours",
+    }

@@ -1,0 +1,141 @@
+"""Request schemas: the shape of a notification request, declared once.
+
+Pydantic checks types, required and unknown fields; `parse_notification`
+adds the checks that depend on the channel and turns every problem into an
+`ApiError` naming its field.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from api.errors import ApiError, invalid
+from api.validators import ADDRESS_PROBLEMS, parse_iso8601, timezone_problem
+
+# Per-channel content limits. FCM refuses messages over 4 KB; Twilio bodies
+# stop at 1,600 characters.
+LIMITS = {
+    "push": {"title": 200, "body": 2_000, "data": 3_500},
+    "email": {"subject": 998, "body": 100_000, "html": 200_000},
+    "sms": {"body": 1_600},
+}
+ALLOWED_CONTENT = {channel: set(limits) for channel, limits in LIMITS.items()}
+REQUIRED_CONTENT = {"push": {"body"}, "email": {"subject", "body"}, "sms": {"body"}}
+
+
+class Content(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    title: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    html: str | None = None
+    data: dict[str, str] | None = None
+
+
+class NotificationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    channel: Literal["push", "email", "sms"]
+    to: str = Field(min_length=1, max_length=4096)
+    content: Content
+    priority: Literal["normal", "critical"] = "normal"
+    timezone: str | None = Field(default=None, max_length=64)
+    send_at: str | None = Field(default=None, max_length=64)
+    reference: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+@dataclass(frozen=True)
+class NotificationRequest:
+    """A validated request, ready for `api.services.create_notification`."""
+
+    channel: str
+    to: str
+    title: str | None
+    body: str
+    html: str | None
+    data: dict[str, str] | None
+    priority: str
+    timezone: str | None
+    send_at: datetime | None
+    reference: str | None
+
+
+def _field_name(location: tuple) -> str:
+    return ".".join(str(part) for part in location) or "body"
+
+
+def _schema_problems(error: ValidationError) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    for item in error.errors(include_url=False):
+        name = _field_name(item["loc"])
+        message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
+        problems.setdefault(name, message[0].lower() + message[1:])
+    return problems
+
+
+def _content_problems(channel: str, content: Content) -> tuple[dict[str, str], dict[str, str]]:
+    """(problems, size problems) of the content for its channel."""
+    given = {name for name, value in content.model_dump().items() if value is not None}
+    problems, too_large = {}, {}
+    for name in sorted(given - ALLOWED_CONTENT[channel]):
+        problems[f"content.{name}"] = f"not used by the {channel} channel"
+    for name in sorted(REQUIRED_CONTENT[channel] - given):
+        problems[f"content.{name}"] = f"required for the {channel} channel"
+    for name, limit in LIMITS[channel].items():
+        value = getattr(content, name)
+        if value is None:
+            continue
+        size = len(json.dumps(value)) if name == "data" else len(value)
+        if size > limit:
+            unit = "bytes of JSON" if name == "data" else "characters"
+            too_large[f"content.{name}"] = f"{size} {unit}, more than the limit of {limit}"
+        elif name in ("title", "subject", "body") and not value.strip():
+            problems[f"content.{name}"] = "must not be blank"
+    return problems, too_large
+
+
+def parse_notification(payload: object) -> NotificationRequest:
+    if not isinstance(payload, dict):
+        raise ApiError(400, "bad_request", "the request body must be a JSON object")
+    try:
+        body = NotificationBody.model_validate(payload)
+    except ValidationError as error:
+        raise invalid(_schema_problems(error)) from None
+
+    problems: dict[str, str] = {}
+    if problem := ADDRESS_PROBLEMS[body.channel](body.to):
+        problems["to"] = problem
+    if body.timezone is not None and (problem := timezone_problem(body.timezone)):
+        problems["timezone"] = problem
+    send_at = None
+    if body.send_at is not None and "timezone" not in problems:
+        try:
+            send_at = parse_iso8601(body.send_at, body.timezone)
+        except ValueError as error:
+            problems["send_at"] = str(error)
+    content_problems, too_large = _content_problems(body.channel, body.content)
+    problems.update(content_problems)
+    if problems:
+        raise invalid(problems)
+    if too_large:
+        raise invalid(too_large, status=413, code="content_too_large")
+
+    content = body.content
+    return NotificationRequest(
+        channel=body.channel,
+        to=body.to,
+        title=content.title if body.channel == "push" else content.subject,
+        body=content.body,
+        html=content.html,
+        data=content.data,
+        priority=body.priority,
+        timezone=body.timezone,
+        send_at=send_at,
+        reference=body.reference,
+    )

@@ -1,0 +1,62 @@
+"""Format checks for addresses, timezones and times: small named functions.
+
+Each returns None when the value is fine, or the problem in a few words.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import pytz
+
+from common.localtime import localize
+
+_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+# Deliberately simple: one @, a dotted domain, no spaces. Full RFC 5322 accepts
+# addresses no mail server delivers to; the SMTP server has the last word.
+_EMAIL = re.compile(r"^[^@\s]{1,64}@(?=.{1,253}$)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_FCM_TOKEN = re.compile(r"^[\x21-\x7e]{1,4096}$")  # printable ASCII, no spaces
+
+
+def email_problem(address: str) -> str | None:
+    if len(address) > 254 or not _EMAIL.match(address):
+        return "not a valid email address"
+    return None
+
+
+def phone_problem(number: str) -> str | None:
+    if not _E164.match(number):
+        return "not a valid E.164 phone number (like +447700900123)"
+    return None
+
+
+def push_token_problem(token: str) -> str | None:
+    if not _FCM_TOKEN.match(token):
+        return "not a valid FCM registration token (non-empty, printable, no spaces)"
+    return None
+
+
+ADDRESS_PROBLEMS = {"push": push_token_problem, "email": email_problem, "sms": phone_problem}
+
+
+def timezone_problem(name: str) -> str | None:
+    if name not in pytz.all_timezones_set:
+        return "not an IANA timezone name (like Europe/London)"
+    return None
+
+
+def parse_iso8601(value: str, zone_name: str | None = None) -> datetime:
+    """An aware datetime from ISO 8601; a naive time is read in `zone_name`.
+
+    Raises ValueError with the problem when the value cannot be read.
+    """
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError("not an ISO 8601 date-time (like 2026-11-21T09:30:00Z)") from None
+    if parsed.tzinfo is None:
+        if zone_name is None:
+            raise ValueError("has no UTC offset: add one, or give `timezone`")
+        return localize(parsed, zone_name)
+    return parsed

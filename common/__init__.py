@@ -1,0 +1,1 @@
+"""Herald's shared core: configuration, models, statuses, scheduling and dispatch."""

@@ -1,0 +1,57 @@
+"""The one Flask-SQLAlchemy handle, and the Flask app that carries it for any process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.orm import DeclarativeBase
+
+from common.config import Settings, settings as current_settings
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        # Several processes share the embedded database: wait for the lock
+        # instead of failing at once.
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+
+
+def _tune_sqlite(engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+def create_base_app(config: Settings | None = None, name: str = "herald") -> Flask:
+    """A Flask app bound to the database: the API builds on it, workers use it bare."""
+    config = config or current_settings()
+    app = Flask(name)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=config.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(config.database_url),
+        HERALD_SETTINGS=config,
+    )
+    if config.database_url.startswith("sqlite"):
+        path = config.database_url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    if config.database_url.startswith("sqlite"):
+        with app.app_context():
+            _tune_sqlite(db.engine)
+    return app

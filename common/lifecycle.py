@@ -1,0 +1,168 @@
+"""Every status change of a notification: one conditional UPDATE plus one event row.
+
+`transition` is the single door: its WHERE clause admits only the source
+statuses that `common.statuses` allows for the target, so two racing writers
+(a worker and a cancel, a worker and the sweeper) can never both win. Callers
+own the transaction and commit it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+
+from common.db import db
+from common.models import Notification, NotificationEvent
+from common.statuses import PENDING, Status, allowed_sources
+
+# A task may arrive a little before its ETA when clocks disagree.
+CLOCK_SKEW = timedelta(seconds=2)
+
+
+def record_event(
+    notification: Notification,
+    *,
+    at: datetime,
+    worker: str | None = None,
+    detail: str | None = None,
+) -> None:
+    db.session.add(
+        NotificationEvent(
+            notification_id=notification.id,
+            at=at,
+            status=notification.status,
+            attempt=notification.attempts,
+            worker=worker,
+            error_code=notification.error_code,
+            detail=detail,
+        )
+    )
+
+
+def transition(
+    notification_id: uuid.UUID,
+    target: Status,
+    *,
+    now: datetime,
+    where=(),
+    worker: str | None = None,
+    detail: str | None = None,
+    **values,
+) -> Notification | None:
+    """Move one notification to `target` if its current status allows it.
+
+    Returns the updated row, or None when the row is missing or in a status
+    (or with a token, via `where`) that does not allow the move.
+    """
+    statement = (
+        update(Notification)
+        .where(
+            Notification.id == notification_id,
+            Notification.status.in_([s.value for s in allowed_sources(target)]),
+            *where,
+        )
+        .values(status=target.value, updated_at=now, **values)
+        .returning(Notification)
+        .execution_options(synchronize_session=False)
+    )
+    notification = db.session.execute(statement).scalar_one_or_none()
+    if notification is not None:
+        record_event(notification, at=now, worker=worker, detail=detail)
+    return notification
+
+
+def claim_for_delivery(
+    notification_id: uuid.UUID, token: uuid.UUID, *, worker: str, now: datetime, lease: timedelta
+) -> Notification | None:
+    """Take a due notification for one delivery attempt, if this task's token is current."""
+    return transition(
+        notification_id,
+        Status.SENDING,
+        now=now,
+        worker=worker,
+        where=(
+            Notification.dispatch_token == token,
+            Notification.deliver_at <= now + CLOCK_SKEW,
+        ),
+        attempts=Notification.attempts + 1,
+        lease_expires_at=now + lease,
+    )
+
+
+def mark_sent(
+    notification_id: uuid.UUID, token: uuid.UUID, *, provider_message_id: str | None,
+    worker: str, now: datetime,
+) -> Notification | None:
+    return transition(
+        notification_id,
+        Status.SENT,
+        now=now,
+        worker=worker,
+        where=(Notification.dispatch_token == token,),
+        sent_at=now,
+        provider_message_id=provider_message_id,
+        lease_expires_at=None,
+        error_code=None,
+        error_message=None,
+    )
+
+
+def mark_retrying(
+    notification_id: uuid.UUID, *, error_code: str, error_message: str, deliver_at: datetime,
+    enqueue: bool, now: datetime, where=(), worker: str | None = None,
+) -> Notification | None:
+    """Schedule the next attempt with a fresh token; `enqueue` says it is published now."""
+    return transition(
+        notification_id,
+        Status.RETRYING,
+        now=now,
+        worker=worker,
+        where=where,
+        deliver_at=deliver_at,
+        dispatch_token=uuid.uuid4(),
+        enqueued_at=now if enqueue else None,
+        lease_expires_at=None,
+        error_code=error_code,
+        error_message=error_message,
+    )
+
+
+def mark_failed(
+    notification_id: uuid.UUID, *, error_code: str, error_message: str, now: datetime,
+    where=(), worker: str | None = None,
+) -> Notification | None:
+    return transition(
+        notification_id,
+        Status.FAILED,
+        now=now,
+        worker=worker,
+        where=where,
+        lease_expires_at=None,
+        error_code=error_code,
+        error_message=error_message,
+    )
+
+
+def cancel(notification_id: uuid.UUID, *, now: datetime) -> Notification | None:
+    return transition(notification_id, Status.CANCELLED, now=now, detail="cancelled by caller")
+
+
+def hurry(notification_id: uuid.UUID, *, now: datetime) -> Notification | None:
+    """Make a pending notification due now, under a fresh token (send-now).
+
+    Not a status change, so it bypasses `transition`, but it is recorded.
+    """
+    statement = (
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.status.in_(list(PENDING)))
+        .values(deliver_at=now, dispatch_token=uuid.uuid4(), enqueued_at=now, updated_at=now,
+                schedule_reason="send_now")
+        .returning(Notification)
+        .execution_options(synchronize_session=False)
+    )
+    notification = db.session.execute(statement).scalar_one_or_none()
+    if notification is not None:
+        record_event(notification, at=now, detail="send-now requested")
+    return notification

@@ -1,0 +1,43 @@
+"""A notification's statuses and the transitions between them, in one table.
+
+Every status change in Herald goes through `allowed_sources`, so a rule such
+as "terminal statuses never change" lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    SCHEDULED = "scheduled"  # waiting for its deliver_at
+    SENDING = "sending"  # claimed by a worker, inside the provider call
+    RETRYING = "retrying"  # a transient failure; waiting for the next attempt
+    SENT = "sent"  # the provider accepted it
+    DELIVERED = "delivered"  # the provider reported delivery to the device
+    FAILED = "failed"  # permanently failed or out of attempts
+    CANCELLED = "cancelled"  # the caller cancelled it before it was sent
+
+
+# target status -> the statuses it may be reached from
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.SENDING: frozenset({Status.SCHEDULED, Status.RETRYING}),
+    Status.SENT: frozenset({Status.SENDING}),
+    # Retrying is also where the sweeper puts a claim whose lease ran out.
+    Status.RETRYING: frozenset({Status.SENDING}),
+    Status.DELIVERED: frozenset({Status.SENT}),
+    Status.FAILED: frozenset({Status.SENDING, Status.SENT}),
+    Status.CANCELLED: frozenset({Status.SCHEDULED, Status.RETRYING}),
+}
+
+# Waiting for a worker: what the relay publishes, send-now hurries and cancel stops.
+PENDING = frozenset({Status.SCHEDULED, Status.RETRYING})
+TERMINAL = frozenset({Status.DELIVERED, Status.FAILED, Status.CANCELLED})
+
+
+def allowed_sources(target: Status) -> frozenset[Status]:
+    return TRANSITIONS[target]
+
+
+def can_move(source: Status, target: Status) -> bool:
+    return source in TRANSITIONS.get(target, frozenset())

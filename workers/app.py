@@ -1,0 +1,31 @@
+"""The worker side of the Celery app: a database context around every task."""
+
+from __future__ import annotations
+
+from celery import Task
+from celery.signals import worker_process_init
+
+from common.celery_app import celery_app
+from common.db import create_base_app, db
+
+app = celery_app()
+flask_app = create_base_app(name="herald-worker")
+
+
+class DatabaseTask(Task):
+    """Runs each task inside its own app context, so its session ends with it."""
+
+    def __call__(self, *args, **kwargs):
+        with flask_app.app_context():
+            return super().__call__(*args, **kwargs)
+
+
+@worker_process_init.connect
+def _fresh_connections_after_fork(**_kwargs):
+    # Pool children must not share the parent's database sockets.
+    with flask_app.app_context():
+        db.engine.dispose(close=False)
+
+
+# Register the tasks.
+from workers import delivery, maintenance  # noqa: E402,F401

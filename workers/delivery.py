@@ -1,0 +1,116 @@
+"""The delivery tasks: claim the row, call the provider, record the outcome.
+
+The task carries only the notification id and its dispatch token; the row is
+the truth. A task that cannot claim its row is stale (cancelled, superseded by
+a newer token, already done) and is acked without doing anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from datetime import timedelta
+
+from common import topology
+from common.config import settings
+from common.db import db
+from common.dispatch import try_publish_delivery
+from common.lifecycle import claim_for_delivery, mark_failed, mark_retrying, mark_sent
+from common.models import Notification, utcnow
+from common.scheduling import retry_delay, within_horizon
+from common.statuses import PENDING
+from workers.app import DatabaseTask, app
+from workers.providers import provider_for
+from workers.providers.base import DeliveryRequest, PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+
+def deliver(channel: str, notification_id: str, token: str, worker: str) -> str:
+    """One delivery attempt; returns what happened, for the task's log line."""
+    config = settings()
+    nid, tok = uuid.UUID(notification_id), uuid.UUID(token)
+    claimed = claim_for_delivery(nid, tok, worker=worker, now=utcnow(), lease=config.sending_lease)
+    if claimed is None:
+        db.session.rollback()
+        return explain_unclaimed(nid, tok)
+    request = _request_from(claimed)
+    db.session.commit()
+    db.session.close()  # give the connection back before the slow provider call
+
+    try:
+        receipt = provider_for(channel, config).send(request)
+    except TransientError as error:
+        return _retry_or_fail(request, tok, error.code, error.message, error.retry_after, worker)
+    except PermanentError as error:
+        mark_failed(nid, error_code=error.code, error_message=error.message, now=utcnow(),
+                    where=(Notification.dispatch_token == tok,), worker=worker)
+        db.session.commit()
+        return f"failed: {error.code}"
+    except Exception as error:  # an unexpected bug in a provider must not strand the row
+        log.exception("provider raised unexpectedly for %s", nid)
+        return _retry_or_fail(request, tok, "provider_error", repr(error), None, worker)
+
+    sent = mark_sent(nid, tok, provider_message_id=receipt.provider_message_id, worker=worker,
+                     now=utcnow())
+    db.session.commit()
+    return "sent" if sent else "sent, but the lease was lost first"
+
+
+def _request_from(n: Notification) -> DeliveryRequest:
+    return DeliveryRequest(
+        notification_id=n.id, channel=n.channel, recipient=n.recipient, title=n.title,
+        body=n.body, html=n.html, data=n.data, priority=n.priority, attempt=n.attempts,
+    )
+
+
+def _retry_or_fail(request: DeliveryRequest, token: uuid.UUID, code: str, message: str,
+                   retry_after: float | None, worker: str) -> str:
+    config = settings()
+    now = utcnow()
+    own_claim = (Notification.dispatch_token == token,)
+    if request.attempt >= config.max_attempts:
+        mark_failed(request.notification_id, error_code=code, now=now, where=own_claim,
+                    worker=worker, error_message=f"gave up after {request.attempt} attempts: {message}")
+        db.session.commit()
+        return f"failed: {code} (attempts exhausted)"
+    delay = retry_delay(request.attempt, base=config.retry_base_delay, cap=config.retry_max_delay,
+                        jitter=random.random(), retry_after=retry_after)
+    deliver_at = now + timedelta(seconds=delay)
+    enqueue = within_horizon(deliver_at, now, config.eta_horizon)
+    retried = mark_retrying(request.notification_id, error_code=code, error_message=message,
+                            deliver_at=deliver_at, enqueue=enqueue, now=now, where=own_claim,
+                            worker=worker)
+    new_token = retried.dispatch_token if retried is not None else None
+    db.session.commit()
+    if new_token is not None and enqueue:
+        try_publish_delivery(request.notification_id, request.channel, new_token, deliver_at, now)
+    return f"retrying in {delay:.1f}s: {code}"
+
+
+def explain_unclaimed(nid: uuid.UUID, token: uuid.UUID) -> str:
+    """Say why a task found nothing to do; republish one that merely came early."""
+    row = db.session.get(Notification, nid)
+    if row is None:
+        return "stale: no such notification"
+    if row.dispatch_token != token:
+        return f"stale: superseded ({row.status})"
+    if row.status not in PENDING:
+        return f"stale: already {row.status}"
+    now = utcnow()
+    try_publish_delivery(row.id, row.channel, token, row.deliver_at, now)
+    return f"early: republished for {row.deliver_at.isoformat()}"
+
+
+def _make_delivery_task(channel: str):
+    @app.task(name=topology.delivery_task_name(channel), base=DatabaseTask, bind=True)
+    def deliver_task(self, notification_id: str, token: str) -> str:
+        outcome = deliver(channel, notification_id, token, self.request.hostname)
+        log.info("%s %s: %s", channel, notification_id, outcome)
+        return outcome
+
+    return deliver_task
+
+
+DELIVERY_TASKS = {channel: _make_delivery_task(channel) for channel in topology.CHANNELS}

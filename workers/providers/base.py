@@ -1,0 +1,50 @@
+"""The provider interface: what a delivery gets, what it returns, how it fails."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class DeliveryRequest:
+    """A snapshot of the row, taken before the database connection is released."""
+
+    notification_id: uuid.UUID
+    channel: str
+    recipient: str
+    title: str | None
+    body: str
+    html: str | None
+    data: dict | None
+    priority: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Receipt:
+    provider_message_id: str | None
+
+
+class DeliveryError(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class TransientError(DeliveryError):
+    """Worth another attempt: timeouts, connection errors, throttling, 5xx."""
+
+    def __init__(self, code: str, message: str, retry_after: float | None = None):
+        super().__init__(code, message)
+        self.retry_after = retry_after
+
+
+class PermanentError(DeliveryError):
+    """Another attempt would fail the same way: a bad address, a refused recipient."""
+
+
+class Provider(Protocol):
+    def send(self, request: DeliveryRequest) -> Receipt: ...

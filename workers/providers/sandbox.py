@@ -1,0 +1,64 @@
+"""The sandbox provider: records each delivery as a JSON line in the channel's outbox.
+
+Magic recipients simulate failures: an address containing
+`herald-fail-permanent` fails permanently, `herald-fail-transient-N` fails
+transiently on its first N attempts and then succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+
+from workers.providers.base import DeliveryRequest, PermanentError, Receipt, TransientError
+
+_TRANSIENT = re.compile(r"herald-fail-transient-(\d+)")
+
+
+class SandboxProvider:
+    def __init__(self, channel: str, outbox_dir: Path, timeout: float):
+        self.channel = channel
+        self.outbox = Path(outbox_dir) / f"{channel}.jsonl"
+        self.timeout = timeout
+
+    def send(self, request: DeliveryRequest) -> Receipt:
+        self._simulate_failures(request)
+        message_id = f"sandbox-{request.notification_id}-{request.attempt}"
+        line = json.dumps(
+            {
+                "notification_id": str(request.notification_id),
+                "channel": request.channel,
+                "to": request.recipient,
+                "title": request.title,
+                "body": request.body,
+                "html": request.html,
+                "data": request.data,
+                "priority": request.priority,
+                "attempt": request.attempt,
+                "message_id": message_id,
+                "worker": socket.gethostname(),
+                "at": datetime.now(timezone.utc).isoformat(),
+            }
+        )
+        self._append(line + "\n")
+        return Receipt(provider_message_id=message_id)
+
+    def _simulate_failures(self, request: DeliveryRequest) -> None:
+        if "herald-fail-permanent" in request.recipient:
+            raise PermanentError("sandbox_rejected", "the sandbox rejects this recipient")
+        match = _TRANSIENT.search(request.recipient)
+        if match and request.attempt <= int(match.group(1)):
+            raise TransientError("sandbox_unavailable", f"simulated outage on attempt {request.attempt}")
+
+    def _append(self, line: str) -> None:
+        # One write() on an O_APPEND descriptor: lines from concurrent workers never interleave.
+        self.outbox.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.outbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
