@@ -1,0 +1,104 @@
+"""Test setup: a private PostgreSQL database, RabbitMQ vhost and var/ directory per run.
+
+Herald reads its settings once from the environment, so this module points
+the environment at the private resources before anything imports `common`.
+Tests that need PostgreSQL or RabbitMQ ask for the `database` or `broker`
+fixture: without the service they are skipped, except under CI=true, where a
+missing service is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+
+import pytest
+
+from tests.support import services
+
+RUN_ID = uuid.uuid4().hex[:10]
+VAR_DIR = tempfile.mkdtemp(prefix=f"herald-test-{RUN_ID}-")
+DATABASE_NAME = f"herald_test_{RUN_ID}"
+VHOST = f"herald_test_{RUN_ID}"
+
+os.environ.update(
+    HERALD_VAR_DIR=VAR_DIR,
+    DATABASE_URL=services.database_url(DATABASE_NAME),
+    BROKER_URL=services.broker_url(VHOST),
+    PUBLISH_TIMEOUT_SECONDS="2",
+)
+
+from common.config import settings  # noqa: E402  (after the environment is set)
+
+
+def _require(service: str, problem: str | None) -> None:
+    if problem is None:
+        return
+    if services.in_ci():
+        pytest.fail(f"{service} is required under CI=true: {problem}", pytrace=False)
+    pytest.skip(f"{service} not available: {problem}")
+
+
+@pytest.fixture(scope="session")
+def database():
+    """A migrated PostgreSQL database for this run, dropped at the end."""
+    _require("PostgreSQL", services.postgres_problem())
+    services.create_database(DATABASE_NAME)
+    services.migrate(os.environ["DATABASE_URL"])
+    yield os.environ["DATABASE_URL"]
+    services.drop_database(DATABASE_NAME)
+
+
+@pytest.fixture(scope="session")
+def broker():
+    """A RabbitMQ vhost for this run, deleted at the end."""
+    _require("RabbitMQ", services.rabbitmq_problem())
+    services.create_vhost(VHOST)
+    yield os.environ["BROKER_URL"]
+    services.delete_vhost(VHOST)
+
+
+@pytest.fixture(scope="session")
+def app(database, broker):
+    from api import create_app
+
+    return create_app(settings())
+
+
+@pytest.fixture
+def db(app):
+    """An app context on a database emptied after the test."""
+    from common.db import db as handle
+
+    with app.app_context():
+        yield handle
+        handle.session.rollback()
+        services.truncate_all(handle)
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+@pytest.fixture
+def api_key(db):
+    from api.auth import create_api_key
+
+    _key, secret = create_api_key("test-service")
+    return secret
+
+
+@pytest.fixture
+def auth(api_key):
+    return {"Authorization": f"Bearer {api_key}"}
+
+
+@pytest.fixture
+def outbox():
+    from tests.support.outbox import Outbox
+
+    box = Outbox(settings().outbox_dir)
+    box.clear()
+    return box

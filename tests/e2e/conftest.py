@@ -1,0 +1,25 @@
+"""Real worker pools, one per channel queue, against the run's PostgreSQL and RabbitMQ."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.processes import start_worker
+
+
+@pytest.fixture(scope="module")
+def log_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="module")
+def pools(app, log_dir):
+    """push@, email@ and sms@ pools, each consuming only its own queue."""
+    started = {}
+    try:
+        for channel in ("push", "email", "sms"):
+            started[channel] = start_worker(channel, log_dir, concurrency=2)
+        yield started
+    finally:
+        for worker in started.values():
+            worker.stop()

@@ -1,0 +1,94 @@
+"""Real Herald processes for end-to-end and fault tests: worker pools and beat."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common.config import PROJECT_ROOT
+
+CELERY = [sys.executable, "-m", "celery", "-A", "workers"]
+
+
+class HeraldProcess:
+    """A child process with its output in a log file, stopped at the end of a test."""
+
+    def __init__(self, name: str, command: list[str], log_dir: Path, env: dict[str, str] | None):
+        self.name = name
+        self.log_path = Path(log_dir) / f"{name}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so the pool children go too
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log():
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.log()[-4000:]}")
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} did not log {text!r} in {timeout}s:\n{self.log()[-4000:]}")
+
+    def signal_main(self, signum: int) -> None:
+        """Signal only the main process (as `kill` would), not its pool children."""
+        os.kill(self.process.pid, signum)
+
+    def kill_group(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill_group()
+        self.process.wait()
+        self._log.close()
+
+
+def start_worker(queue: str, log_dir: Path, concurrency: int = 2, env=None,
+                 name: str | None = None) -> HeraldProcess:
+    """A worker pool consuming one queue, named like production: push@<host>."""
+    node = name or queue
+    worker = HeraldProcess(
+        node,
+        [*CELERY, "worker", "-Q", queue, "-n", f"{node}@%h", "--concurrency", str(concurrency),
+         "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
+        log_dir,
+        env,
+    )
+    worker.wait_for_log(" ready.")
+    return worker
+
+
+def start_beat(log_dir: Path, env=None) -> HeraldProcess:
+    schedule = Path(log_dir) / "celerybeat-schedule"
+    beat = HeraldProcess(
+        "beat", [*CELERY, "beat", "--loglevel", "INFO", "--schedule", str(schedule)], log_dir, env
+    )
+    beat.wait_for_log("beat: Starting")
+    return beat
