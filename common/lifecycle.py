@@ -17,6 +17,10 @@ from common.db import db
 from common.models import Notification, NotificationEvent
 from common.statuses import PENDING, Status, allowed_sources
 
+# UPDATE ... RETURNING hands back the row as written, even when the session
+# already holds an older copy of it.
+_RETURN_FRESH_ROW = {"synchronize_session": False, "populate_existing": True}
+
 # A task may arrive a little before its ETA when clocks disagree.
 CLOCK_SKEW = timedelta(seconds=2)
 
@@ -65,7 +69,7 @@ def transition(
         )
         .values(status=target.value, updated_at=now, **values)
         .returning(Notification)
-        .execution_options(synchronize_session=False)
+        .execution_options(**_RETURN_FRESH_ROW)
     )
     notification = db.session.execute(statement).scalar_one_or_none()
     if notification is not None:
@@ -160,7 +164,7 @@ def hurry(notification_id: uuid.UUID, *, now: datetime) -> Notification | None:
         .values(deliver_at=now, dispatch_token=uuid.uuid4(), enqueued_at=now, updated_at=now,
                 schedule_reason="send_now")
         .returning(Notification)
-        .execution_options(synchronize_session=False)
+        .execution_options(**_RETURN_FRESH_ROW)
     )
     notification = db.session.execute(statement).scalar_one_or_none()
     if notification is not None:
