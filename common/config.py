@@ -8,7 +8,7 @@ filesystem transport under `var/`, sandbox providers. Point `DATABASE_URL` and
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +18,43 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def _var_dir() -> Path:
     return Path(os.environ.get("HERALD_VAR_DIR", PROJECT_ROOT / "var"))
+
+
+@dataclass(frozen=True)
+class FcmSettings:
+    """Firebase Cloud Messaging (HTTP v1) with a service account."""
+
+    project_id: str
+    credentials_file: str | None = None
+    credentials_json: str | None = field(default=None, repr=False)
+    # Only for tests and emulators: where the FCM v1 API lives instead of Google.
+    endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    security: str  # starttls | ssl | plain
+    from_address: str
+    from_name: str | None = None
+    reply_to: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    # A CA bundle to verify the server with (a private CA); the system's by default.
+    ca_file: str | None = None
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    account_sid: str
+    auth_token: str = field(repr=False)
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+    # Herald's public base URL: Twilio posts delivery receipts under it.
+    public_base_url: str | None = None
+    # Only for tests: where the Twilio REST API lives instead of api.twilio.com.
+    api_base: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +86,14 @@ class Settings:
     # Kept well below RabbitMQ's consumer_timeout (30 min) and the horizon.
     retry_max_delay: float = 300.0
 
+    # A provider's Retry-After is honoured up to this many seconds.
+    retry_after_cap: float = 300.0
+
+    # Real providers; None means the channel delivers through the sandbox.
+    fcm: FcmSettings | None = None
+    smtp: SmtpSettings | None = None
+    twilio: TwilioSettings | None = None
+
     publish_timeout: float = 5.0
     quorum_queues: bool = False
     idempotency_ttl: timedelta = timedelta(hours=24)
@@ -77,6 +122,52 @@ def _flag(name: str, default: bool) -> bool:
     return default if raw is None else raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
+def load_fcm() -> FcmSettings | None:
+    if not (_env("FCM_CREDENTIALS_FILE") or _env("FCM_CREDENTIALS_JSON")):
+        return None
+    return FcmSettings(
+        project_id=os.environ["FCM_PROJECT_ID"],
+        credentials_file=_env("FCM_CREDENTIALS_FILE"),
+        credentials_json=_env("FCM_CREDENTIALS_JSON"),
+        endpoint=_env("FCM_ENDPOINT"),
+    )
+
+
+def load_smtp() -> SmtpSettings | None:
+    if not _env("SMTP_HOST"):
+        return None
+    security = os.environ.get("SMTP_SECURITY", "starttls")
+    default_port = {"ssl": 465, "starttls": 587}.get(security, 25)
+    return SmtpSettings(
+        host=os.environ["SMTP_HOST"],
+        port=_number("SMTP_PORT", default_port, int),
+        security=security,
+        from_address=os.environ["EMAIL_FROM"],
+        from_name=_env("EMAIL_FROM_NAME"),
+        reply_to=_env("EMAIL_REPLY_TO"),
+        username=_env("SMTP_USERNAME"),
+        password=_env("SMTP_PASSWORD"),
+        ca_file=_env("SMTP_CA_FILE"),
+    )
+
+
+def load_twilio() -> TwilioSettings | None:
+    if not _env("TWILIO_ACCOUNT_SID"):
+        return None
+    return TwilioSettings(
+        account_sid=os.environ["TWILIO_ACCOUNT_SID"],
+        auth_token=os.environ["TWILIO_AUTH_TOKEN"],
+        from_number=_env("TWILIO_FROM_NUMBER"),
+        messaging_service_sid=_env("TWILIO_MESSAGING_SERVICE_SID"),
+        public_base_url=_env("HERALD_PUBLIC_URL"),
+        api_base=_env("TWILIO_API_BASE"),
+    )
+
+
 def load_settings() -> Settings:
     var = _var_dir()
     defaults = {f.name: f.default for f in fields(Settings)}
@@ -98,6 +189,10 @@ def load_settings() -> Settings:
         ),
         retry_base_delay=_number("RETRY_BASE_DELAY_SECONDS", defaults["retry_base_delay"]),
         retry_max_delay=_number("RETRY_MAX_DELAY_SECONDS", defaults["retry_max_delay"]),
+        retry_after_cap=_number("RETRY_AFTER_CAP_SECONDS", defaults["retry_after_cap"]),
+        fcm=load_fcm(),
+        smtp=load_smtp(),
+        twilio=load_twilio(),
         publish_timeout=_number("PUBLISH_TIMEOUT_SECONDS", defaults["publish_timeout"]),
         quorum_queues=_flag("QUORUM_QUEUES", defaults["quorum_queues"]),
         idempotency_ttl=_seconds("IDEMPOTENCY_TTL_SECONDS", defaults["idempotency_ttl"]),

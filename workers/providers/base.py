@@ -20,11 +20,14 @@ class DeliveryRequest:
     data: dict | None
     priority: str
     attempt: int
+    # Channel options: push `ttl_seconds` and `collapse_key`.
+    options: dict | None = None
 
 
 @dataclass(frozen=True)
 class Receipt:
     provider_message_id: str | None
+    segments: int | None = None  # SMS only: how many parts the provider billed
 
 
 class DeliveryError(Exception):
