@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from datetime import timedelta
+
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from common import topology
 from common.config import settings
@@ -26,6 +29,15 @@ from workers.providers.base import DeliveryRequest, PermanentError, TransientErr
 
 log = logging.getLogger(__name__)
 
+# PostgreSQL unreachable (restarting, failing over, a network blip). Nothing is
+# wrong with the notification, so neither the task nor the outcome is given up
+# at once: see `deliver_task` and `_commit_outcome`.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# Task retries ride out a short outage; a longer one is the relay's (it
+# republishes what was published but never claimed, after its grace period).
+DATABASE_RETRIES = 10
+DATABASE_RETRY_MAX_DELAY = 30.0
+
 
 def deliver(channel: str, notification_id: str, token: str, worker: str) -> str:
     """One delivery attempt; returns what happened, for the task's log line."""
@@ -38,24 +50,49 @@ def deliver(channel: str, notification_id: str, token: str, worker: str) -> str:
     request = _request_from(claimed)
     db.session.commit()
     db.session.close()  # give the connection back before the slow provider call
+    # Recording the outcome may wait out a database outage, but not past the lease.
+    record_until = time.monotonic() + 0.8 * config.sending_lease.total_seconds()
 
     try:
         receipt = provider_for(channel, config).send(request)
     except TransientError as error:
-        return _retry_or_fail(request, tok, error.code, error.message, error.retry_after, worker)
+        return _retry_or_fail(request, tok, error.code, error.message, error.retry_after, worker,
+                              record_until)
     except PermanentError as error:
-        mark_failed(nid, error_code=error.code, error_message=error.message, now=utcnow(),
-                    where=(Notification.dispatch_token == tok,), worker=worker)
-        db.session.commit()
+        _commit_outcome(lambda: mark_failed(nid, error_code=error.code, error_message=error.message,
+                                            now=utcnow(), where=(Notification.dispatch_token == tok,),
+                                            worker=worker), record_until)
         return f"failed: {error.code}"
     except Exception as error:  # an unexpected bug in a provider must not strand the row
         log.exception("provider raised unexpectedly for %s", nid)
-        return _retry_or_fail(request, tok, "provider_error", repr(error), None, worker)
+        return _retry_or_fail(request, tok, "provider_error", repr(error), None, worker, record_until)
 
-    sent = mark_sent(nid, tok, provider_message_id=receipt.provider_message_id, worker=worker,
-                     now=utcnow())
-    db.session.commit()
+    sent = _commit_outcome(
+        lambda: mark_sent(nid, tok, provider_message_id=receipt.provider_message_id, worker=worker,
+                          now=utcnow()) is not None, record_until)
     return "sent" if sent else "sent, but the lease was lost first"
+
+
+def _commit_outcome(write, until: float):
+    """Run `write` (a status change) and commit it, trying again through a database outage.
+
+    The provider has already acted, so the task cannot simply run again: a row
+    left `sending` waits for the sweeper, which delivers it a second time.
+    Gives up (raises) only when the claim's lease is about to run out anyway.
+    """
+    pause = 0.25
+    while True:
+        try:
+            result = write()
+            db.session.commit()
+            return result
+        except DATABASE_UNAVAILABLE as error:
+            db.session.rollback()
+            if time.monotonic() + pause > until:
+                raise
+            log.warning("database unavailable recording an outcome, trying again: %s", error)
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 def _request_from(n: Notification) -> DeliveryRequest:
@@ -66,24 +103,27 @@ def _request_from(n: Notification) -> DeliveryRequest:
 
 
 def _retry_or_fail(request: DeliveryRequest, token: uuid.UUID, code: str, message: str,
-                   retry_after: float | None, worker: str) -> str:
+                   retry_after: float | None, worker: str, record_until: float) -> str:
     config = settings()
     now = utcnow()
     own_claim = (Notification.dispatch_token == token,)
     if request.attempt >= config.max_attempts:
-        mark_failed(request.notification_id, error_code=code, now=now, where=own_claim,
-                    worker=worker, error_message=f"gave up after {request.attempt} attempts: {message}")
-        db.session.commit()
+        _commit_outcome(lambda: mark_failed(
+            request.notification_id, error_code=code, now=utcnow(), where=own_claim, worker=worker,
+            error_message=f"gave up after {request.attempt} attempts: {message}"), record_until)
         return f"failed: {code} (attempts exhausted)"
     delay = retry_delay(request.attempt, base=config.retry_base_delay, cap=config.retry_max_delay,
                         jitter=random.random(), retry_after=retry_after)
     deliver_at = now + timedelta(seconds=delay)
     enqueue = within_horizon(deliver_at, now, config.eta_horizon)
-    retried = mark_retrying(request.notification_id, error_code=code, error_message=message,
-                            deliver_at=deliver_at, enqueue=enqueue, now=now, where=own_claim,
-                            worker=worker)
-    new_token = retried.dispatch_token if retried is not None else None
-    db.session.commit()
+
+    def write_retrying():
+        retried = mark_retrying(request.notification_id, error_code=code, error_message=message,
+                                deliver_at=deliver_at, enqueue=enqueue, now=now, where=own_claim,
+                                worker=worker)
+        return retried.dispatch_token if retried is not None else None
+
+    new_token = _commit_outcome(write_retrying, record_until)
     if new_token is not None and enqueue:
         try_publish_delivery(request.notification_id, request.channel, new_token, deliver_at, now)
     return f"retrying in {delay:.1f}s: {code}"
@@ -104,9 +144,21 @@ def explain_unclaimed(nid: uuid.UUID, token: uuid.UUID) -> str:
 
 
 def _make_delivery_task(channel: str):
-    @app.task(name=topology.delivery_task_name(channel), base=DatabaseTask, bind=True)
+    @app.task(name=topology.delivery_task_name(channel), base=DatabaseTask, bind=True,
+              max_retries=DATABASE_RETRIES)
     def deliver_task(self, notification_id: str, token: str) -> str:
-        outcome = deliver(channel, notification_id, token, self.request.hostname)
+        try:
+            outcome = deliver(channel, notification_id, token, self.request.hostname)
+        except DATABASE_UNAVAILABLE as error:
+            # Failing would ack the message and leave the row to the relay's
+            # grace period (minutes); the same id and token, a little later,
+            # instead. A claim that did commit makes the retry stale, and the
+            # sweeper takes that row back after its lease.
+            delay = retry_delay(self.request.retries + 1, base=1.0, cap=DATABASE_RETRY_MAX_DELAY,
+                                jitter=random.random())
+            log.warning("%s %s: database unavailable, trying again in %.1fs: %s",
+                        channel, notification_id, delay, error)
+            raise self.retry(exc=error, countdown=delay) from error
         log.info("%s %s: %s", channel, notification_id, outcome)
         return outcome
 
