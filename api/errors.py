@@ -53,11 +53,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         code = _HTTP_CODES.get(exc.code, "http_error")
-        message = exc.description or exc.name
+        message, fields = exc.description or exc.name, None
         if exc.code == 413:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             message = f"the request body is larger than {limit} bytes"
-        return error_response(ApiError(exc.code or 500, code, message))
+            fields = {"body": f"larger than {limit} bytes"}
+        return error_response(ApiError(exc.code or 500, code, message, fields))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

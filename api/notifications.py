@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, current_app, g, jsonify, request
+from werkzeug.exceptions import BadRequest
 
 from api.auth import requires_api_key
 from api.errors import ApiError, invalid
@@ -14,7 +15,7 @@ from api.services import (
     ListFilters, cancel_notification, create_notification, decode_cursor, find_notification,
     history, list_notifications, send_now,
 )
-from api.validators import parse_iso8601
+from api.validators import parse_iso8601, text_problem
 from common.models import utcnow
 from common.statuses import Status
 from common.topology import CHANNELS
@@ -29,16 +30,19 @@ def json_body() -> object:
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json",
                        {"Content-Type": "must be application/json"})
-    payload = request.get_json(silent=True)
-    if payload is None:
-        raise ApiError(400, "invalid_json", "the request body is not valid JSON")
-    return payload
+    try:
+        return request.get_json()
+    except (BadRequest, RecursionError):  # RecursionError: nesting deeper than the parser goes
+        raise ApiError(400, "invalid_json", "the request body is not valid JSON",
+                       {"body": "not valid JSON"}) from None
 
 
 def idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
         raise invalid({"Idempotency-Key": f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters"})
+    if key is not None and (problem := text_problem(key)):
+        raise invalid({"Idempotency-Key": problem})
     return key
 
 
@@ -82,10 +86,16 @@ def _time_arg(name: str):
         raise invalid({name: str(error)}) from None
 
 
+def _whole_number(text: str) -> int | None:
+    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses;
+    # the length cap keeps int() under Python's limit on the digits it reads.
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
 def list_filters() -> ListFilters:
     problems = {}
-    limit_text = request.args.get("limit", "50")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
+    limit = _whole_number(request.args.get("limit", "50"))
+    if limit is None or not 1 <= limit <= MAX_PAGE:
         problems["limit"] = f"must be a whole number from 1 to {MAX_PAGE}"
     cursor = None
     if "cursor" in request.args:
@@ -93,6 +103,9 @@ def list_filters() -> ListFilters:
             cursor = decode_cursor(request.args["cursor"])
         except ValueError as error:
             problems["cursor"] = str(error)
+    for name in ("recipient", "reference"):
+        if name in request.args and (problem := text_problem(request.args[name])):
+            problems[name] = problem
     if problems:
         raise invalid(problems)
     return ListFilters(
@@ -102,7 +115,7 @@ def list_filters() -> ListFilters:
         reference=request.args.get("reference"),
         created_after=_time_arg("created_after"),
         created_before=_time_arg("created_before"),
-        limit=int(limit_text),
+        limit=limit,
         cursor=cursor,
     )
 

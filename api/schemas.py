@@ -10,44 +10,55 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from api.errors import ApiError, invalid
-from api.validators import ADDRESS_PROBLEMS, parse_iso8601, timezone_problem
+from api.validators import ADDRESS_PROBLEMS, parse_iso8601, text_problem, timezone_problem
 
 # Per-channel content limits. FCM refuses messages over 4 KB; Twilio bodies
-# stop at 1,600 characters.
+# stop at 1,600 characters; the subject shares the 255-character title column.
 LIMITS = {
     "push": {"title": 200, "body": 2_000, "data": 3_500},
-    "email": {"subject": 998, "body": 100_000, "html": 200_000},
+    "email": {"subject": 255, "body": 100_000, "html": 200_000},
     "sms": {"body": 1_600},
 }
 ALLOWED_CONTENT = {channel: set(limits) for channel, limits in LIMITS.items()}
 REQUIRED_CONTENT = {"push": {"body"}, "email": {"subject", "body"}, "sms": {"body"}}
 
 
+def _storable(value: str) -> str:
+    if problem := text_problem(value):
+        raise PydanticCustomError("unstorable_text", problem)
+    return value
+
+
+# Every string in a request ends up in PostgreSQL, which refuses some of them.
+Text = Annotated[str, AfterValidator(_storable)]
+
+
 class Content(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    title: str | None = None
-    subject: str | None = None
-    body: str | None = None
-    html: str | None = None
-    data: dict[str, str] | None = None
+    title: Text | None = None
+    subject: Text | None = None
+    body: Text | None = None
+    html: Text | None = None
+    data: dict[Text, Text] | None = None
 
 
 class NotificationBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     channel: Literal["push", "email", "sms"]
-    to: str = Field(min_length=1, max_length=4096)
+    to: Text = Field(min_length=1, max_length=320)  # the recipient column's size
     content: Content
     priority: Literal["normal", "critical"] = "normal"
-    timezone: str | None = Field(default=None, max_length=64)
-    send_at: str | None = Field(default=None, max_length=64)
-    reference: str | None = Field(default=None, min_length=1, max_length=255)
+    timezone: Text | None = Field(default=None, max_length=64)
+    send_at: Text | None = Field(default=None, max_length=64)
+    reference: Text | None = Field(default=None, min_length=1, max_length=255)
 
 
 @dataclass(frozen=True)
@@ -102,7 +113,8 @@ def _content_problems(channel: str, content: Content) -> tuple[dict[str, str], d
 
 def parse_notification(payload: object) -> NotificationRequest:
     if not isinstance(payload, dict):
-        raise ApiError(400, "bad_request", "the request body must be a JSON object")
+        raise ApiError(400, "bad_request", "the request body must be a JSON object",
+                       {"body": "must be a JSON object"})
     try:
         body = NotificationBody.model_validate(payload)
     except ValidationError as error:

@@ -72,6 +72,9 @@ def create_notification(
     lifecycle.record_event(notification, at=now, detail=f"scheduled: {reason}")
     response = accepted(notification)
     if idempotency_key:
+        # The models declare no relationship, so the unit of work orders inserts by
+        # class name and would write the key before the row it references.
+        db.session.flush()
         db.session.add(IdempotencyKey(service=api_key.service, key=idempotency_key,
                                       request_hash=fingerprint, notification_id=notification.id,
                                       response=response, created_at=now))
@@ -174,11 +177,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, nid = json.loads(base64.urlsafe_b64decode(padded))
+        if not (isinstance(created_at, str) and isinstance(nid, str)):
+            raise ValueError
         moment = datetime.fromisoformat(created_at)
         if moment.tzinfo is None:
             raise ValueError
         return moment, uuid.UUID(nid)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise ValueError("not a cursor from a previous page") from None
 
 

@@ -6,7 +6,7 @@ Each returns None when the value is fine, or the problem in a few words.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytz
 
@@ -55,8 +55,26 @@ def parse_iso8601(value: str, zone_name: str | None = None) -> datetime:
         parsed = datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise ValueError("not an ISO 8601 date-time (like 2026-11-21T09:30:00Z)") from None
-    if parsed.tzinfo is None:
-        if zone_name is None:
-            raise ValueError("has no UTC offset: add one, or give `timezone`")
-        return localize(parsed, zone_name)
-    return parsed
+    if parsed.tzinfo is None and zone_name is None:
+        raise ValueError("has no UTC offset: add one, or give `timezone`")
+    try:
+        # Near year 1 or 9999 the UTC instant falls outside what datetime can hold.
+        return localize(parsed, zone_name) if parsed.tzinfo is None else _in_range(parsed)
+    except OverflowError:
+        raise ValueError("out of range once converted to UTC") from None
+
+
+def _in_range(moment: datetime) -> datetime:
+    moment.astimezone(timezone.utc)  # raises OverflowError when out of range
+    return moment
+
+
+def text_problem(value: str) -> str | None:
+    """PostgreSQL stores neither NUL characters nor unpaired UTF-16 surrogates."""
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return "must be valid Unicode (no unpaired surrogates)"
+    return None

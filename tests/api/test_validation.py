@@ -1,0 +1,157 @@
+"""POST /v1/notifications refuses malformed requests with one error shape and stores nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from common.config import settings
+from tests.api.helpers import NOTHING_STORED, assert_error, stored_counts
+from tests.support.factories import email_body, push_body, sms_body
+
+
+def without(body: dict, name: str) -> dict:
+    return {key: value for key, value in body.items() if key != name}
+
+
+def case(name, status, field, headers=None, **request):
+    return pytest.param(status, field, headers or {}, request, id=name)
+
+
+MALFORMED = [
+    case("non-JSON content type", 415, "Content-Type",
+         data="channel=push&to=t", content_type="application/x-www-form-urlencoded"),
+    case("invalid JSON", 400, "body", data='{"channel": "push",', content_type="application/json"),
+    case("JSON array body", 400, "body", json=[push_body()]),
+    case("JSON null body", 400, "body", data="null", content_type="application/json"),
+    case("JSON nested deeper than the parser goes", 400, "body",
+         data="[" * 100_000, content_type="application/json"),
+    case("missing channel", 422, "channel", json=without(push_body(), "channel")),
+    case("unknown channel", 422, "channel", json={**push_body(), "channel": "pigeon"}),
+    case("unknown top-level field", 422, "colour", json=push_body(colour="blue")),
+    case("unknown content field", 422, "content.colour",
+         json=push_body(content={"body": "Hello", "colour": "blue"})),
+    case("missing to", 422, "to", json=without(sms_body(), "to")),
+    case("bad email address", 422, "to", json=email_body("ada.example.com")),
+    case("phone number not E.164", 422, "to", json=sms_body("07700 900123")),
+    case("FCM token with spaces", 422, "to", json=push_body("device token")),
+    case("FCM token empty", 422, "to", json=push_body("")),
+    case("recipient longer than the recipient column", 422, "to", json=push_body("t" * 321)),
+    case("html for push", 422, "content.html",
+         json=push_body(content={"body": "Hello", "html": "<p>Hello</p>"})),
+    case("data for sms", 422, "content.data",
+         json=sms_body(content={"body": "Hello", "data": {"k": "v"}})),
+    case("missing subject for email", 422, "content.subject",
+         json=email_body(content={"body": "Hi Ada"})),
+    case("blank body", 422, "content.body", json=sms_body(content={"body": " \n\t "})),
+    case("body is a number", 422, "content.body", json=push_body(content={"body": 42})),
+    case("data value is not a string", 422, "content.data.count",
+         json=push_body(content={"body": "Hello", "data": {"count": 3}})),
+    case("unknown priority", 422, "priority", json=push_body(priority="urgent")),
+    case("NUL character in body", 422, "content.body", json=push_body(content={"body": "a\x00b"})),
+    case("unpaired surrogate in body", 422, "content.body",
+         data='{"channel": "sms", "to": "+447700900123", "content": {"body": "\\ud800"}}',
+         content_type="application/json"),
+    case("unknown timezone name", 422, "timezone", json=push_body(timezone="Mars/Olympus_Mons")),
+    case("send_at not ISO 8601", 422, "send_at", json=push_body(send_at="next tuesday")),
+    case("naive send_at without timezone", 422, "send_at", json=push_body(send_at="2030-01-01T09:00:00")),
+    case("send_at out of range in UTC", 422, "send_at", json=push_body(send_at="0001-01-01T00:00:00+01:00")),
+    case("empty reference", 422, "reference", json=push_body(reference="")),
+    case("oversized sms body", 413, "content.body", json=sms_body(content={"body": "x" * 1_601})),
+    case("oversized email subject", 413, "content.subject",
+         json=email_body(content={"subject": "s" * 256, "body": "Hi Ada"})),
+    case("oversized push data", 413, "content.data",
+         json=push_body(content={"body": "Hello", "data": {"blob": "x" * 3_500}})),
+    case("request over MAX_REQUEST_BYTES", 413, "body",
+         json=email_body(content={"subject": "Hi", "body": "b", "html": "x" * settings().max_request_bytes})),
+    case("idempotency key too long", 422, "Idempotency-Key",
+         headers={"Idempotency-Key": "k" * 256}, json=push_body()),
+    case("idempotency key empty", 422, "Idempotency-Key", headers={"Idempotency-Key": ""}, json=push_body()),
+    case("NUL in idempotency key", 422, "Idempotency-Key",
+         headers={"Idempotency-Key": "order\x0042"}, json=push_body()),
+    case("missing Authorization", 401, "Authorization", headers={"Authorization": None}, json=push_body()),
+    case("Authorization not Bearer", 401, "Authorization",
+         headers={"Authorization": "Basic dXNlcjpwYXNz"}, json=push_body()),
+    case("unknown API key", 401, "Authorization",
+         headers={"Authorization": "Bearer hrd_live_not-a-key"}, json=push_body()),
+]
+
+
+def _headers(auth: dict, overrides: dict) -> dict:
+    # Every request carries a valid key, so "no idempotency row" is a real check.
+    headers = {**auth, "Idempotency-Key": "validation-key", **overrides}
+    return {name: value for name, value in headers.items() if value is not None}
+
+
+@pytest.mark.parametrize("status, field, headers, request_args", MALFORMED)
+def test_malformed_request_is_refused_naming_the_field_and_stores_nothing(
+    client, auth, status, field, headers, request_args
+):
+    response = client.post("/v1/notifications", headers=_headers(auth, headers), **request_args)
+
+    assert_error(response, status, field)
+    assert stored_counts() == NOTHING_STORED
+
+
+def test_the_same_headers_with_a_valid_body_store_a_notification(client, auth):
+    # The control for the test above: these headers do lead to stored rows.
+    response = client.post("/v1/notifications", headers=_headers(auth, {}), json=push_body())
+
+    assert response.status_code == 202
+    assert stored_counts() == {"notifications": 1, "notification_events": 1, "idempotency_keys": 1}
+
+
+def test_every_problem_in_a_request_is_named(client, auth):
+    body = {"channel": "sms", "to": "12345", "content": {"body": ""}, "timezone": "Nowhere"}
+
+    error = assert_error(client.post("/v1/notifications", json=body, headers=auth), 422)
+
+    assert set(error["fields"]) == {"to", "content.body", "timezone"}
+
+
+def odd(name, raw):
+    return pytest.param(raw if isinstance(raw, str) else json.dumps(raw), id=name)
+
+
+ODD_BODIES = [
+    odd("null", "null"), odd("string", '"string"'), odd("number", "42"), odd("float", "3.5"),
+    odd("true", "true"), odd("empty array", "[]"), odd("empty object", "{}"), odd("empty key", '{"": ""}'),
+    odd("nested garbage", {"channel": {"nested": [1, {"deeper": None}]}}),
+    odd("wrong containers", {"channel": "push", "to": ["t"], "content": "x"}),
+    odd("object as body", {"channel": "push", "to": "t", "content": {"body": {"a": [1, [2]]}}}),
+    odd("huge numbers", {"channel": 10**30, "to": -(10**30), "content": {"body": 1.5e300}}),
+    odd("5,000-digit int", '{"channel": "push", "to": "t", "content": {"body": "b"}, "priority": 1'
+        + "0" * 5_000 + "}"),
+    odd("float overflow", '{"channel": 1e400}'),
+    odd("NaN", '{"channel": "push", "to": "t", "content": {"body": "b"}, "priority": NaN}'),
+    odd("duplicate keys",
+        '{"channel": "push", "channel": "sms", "to": "+447700900123", "content": {"body": "b"}}'),
+    odd("unicode token", push_body("☃", content={"body": "☃ 🎉 \u202e"})),
+    odd("astral characters at the limits", push_body(content={"body": "🎉" * 2_000}, reference="🎉" * 255)),
+    odd("unicode email local part", email_body("ünïcödé@example.com")),
+    odd("unicode email domain", email_body("ada@例え.jp")),
+    odd("NUL in a data key", push_body(content={"body": "b", "data": {"k\x00": "v"}})),
+    odd("NUL in the token", push_body("tok\x00en")),
+    odd("NUL in the timezone", push_body(timezone="Europe/London\x00")),
+    odd("NUL in send_at", push_body(send_at="2030-01-01T00:00:00\x00")),
+    odd("local year 1 before UTC year 1", push_body(send_at="0001-01-01T00:00:00", timezone="Asia/Tokyo")),
+    odd("local 9999 after UTC 9999",
+        push_body(send_at="9999-12-31T23:59:59", timezone="America/Los_Angeles")),
+    odd("last representable send_at", push_body(send_at="9999-12-31T23:59:59+00:00")),
+    odd("February 30th", push_body(send_at="2030-02-30T00:00:00Z")),
+    odd("empty timezone", push_body(timezone="")),
+    odd("long reference", push_body(reference="r" * 10_000)),
+    odd("unpaired surrogate token", '{"channel": "push", "to": "\\udfff", "content": {"body": "b"}}'),
+    odd("byte order mark", "\ufeff" + json.dumps(push_body())),
+    odd("unclosed braces", "{" * 50_000),
+]
+
+
+@pytest.mark.parametrize("raw", ODD_BODIES)
+def test_odd_bodies_are_answered_with_202_or_a_4xx_never_a_500(client, auth, raw):
+    response = client.post("/v1/notifications", data=raw, content_type="application/json", headers=auth)
+
+    assert response.status_code in {202, 400, 413, 422}, response.get_data(as_text=True)
+    if response.status_code != 202:
+        assert_error(response, response.status_code)
