@@ -58,7 +58,12 @@ def register_error_handlers(app: Flask) -> None:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             message = f"the request body is larger than {limit} bytes"
             fields = {"body": f"larger than {limit} bytes"}
-        return error_response(ApiError(exc.code or 500, code, message, fields))
+        response, status = error_response(ApiError(exc.code or 500, code, message, fields))
+        # Keep what the exception says about itself, such as the Allow header of a 405.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -52,3 +52,11 @@ def test_not_ready_when_the_broker_is_down(client, monkeypatch):
     assert body["status"] == "unavailable"
     assert body["checks"]["database"] == "ok"
     assert body["checks"]["broker"].startswith("unreachable")
+
+
+def test_wrong_method_gets_the_json_error_and_the_allow_header(client):
+    response = client.delete("/health")
+
+    assert response.status_code == 405
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in response.headers["Allow"]
