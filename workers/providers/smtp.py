@@ -1,0 +1,292 @@
+"""The email provider: sends a text + HTML message over SMTP with smtplib.
+
+One connection per provider instance (one per worker process) is kept open
+between deliveries. SMTP replies and network failures become TransientError
+or PermanentError with stable codes; the mapping lives in `_classify`.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formataddr, formatdate
+
+from common.config import SmtpSettings
+from workers.providers.base import DeliveryError, DeliveryRequest, PermanentError, Receipt, TransientError
+
+log = logging.getLogger(__name__)
+
+SECURITY_MODES = ("starttls", "ssl", "plain")
+
+# Non-ASCII text goes out quoted-printable or base64, so the message is 7-bit
+# clean and any server takes it, with or without 8BITMIME.
+_MESSAGE_POLICY = SMTP_POLICY.clone(cte_type="7bit")
+
+
+class SmtpProvider:
+    """Sends email through one SMTP server, keeping one connection open between messages."""
+
+    def __init__(self, settings: SmtpSettings, *, timeout: float):
+        if settings.security not in SECURITY_MODES:
+            raise ValueError(f"SMTP security must be one of {SECURITY_MODES}, not {settings.security!r}")
+        self.settings = settings
+        self.timeout = timeout
+        self.domain = settings.from_address.rpartition("@")[2] or "localhost"
+        self._tls = self._tls_context() if settings.security != "plain" else None
+        self._smtp: smtplib.SMTP | None = None
+        self._credential_problem: str | None = None
+        if settings.security == "plain" and settings.username:
+            log.warning("SMTP security is plain: the password for %s crosses the network unencrypted",
+                        settings.username)
+
+    def send(self, request: DeliveryRequest) -> Receipt:
+        message_id = f"<{request.notification_id}.{request.attempt}@{self.domain}>"
+        message = self._compose(request, message_id)
+        masked = mask_address(request.recipient)
+        try:
+            self._transmit(message, request.recipient)
+        except DeliveryError as failure:
+            self._log_failure(request, failure)
+            raise
+        except Exception as error:
+            failure = _classify(error)
+            if failure is None:
+                raise
+            self._log_failure(request, failure)
+            raise failure from error
+        log.info("smtp %s to %s accepted as %s", request.notification_id, masked, message_id)
+        return Receipt(provider_message_id=message_id)
+
+    def credential_problem(self) -> str | None:
+        """Why the last login failed, until a login succeeds; None when credentials are fine."""
+        return self._credential_problem
+
+    def close(self) -> None:
+        """Say QUIT and close the kept connection, if any."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        finally:
+            smtp.close()
+
+    # -- the message ----------------------------------------------------------
+
+    def _compose(self, request: DeliveryRequest, message_id: str) -> EmailMessage:
+        settings = self.settings
+        message = EmailMessage(policy=_MESSAGE_POLICY)
+        message["From"] = formataddr((settings.from_name or "", settings.from_address))
+        message["To"] = request.recipient
+        if settings.reply_to:
+            message["Reply-To"] = settings.reply_to
+        if request.title:
+            message["Subject"] = " ".join(request.title.splitlines())  # a header is one line
+        message["Date"] = formatdate(usegmt=True)
+        message["Message-ID"] = message_id
+        message.set_content(request.body)
+        if request.html:
+            message.add_alternative(request.html, subtype="html")
+        return message
+
+    # -- the conversation -----------------------------------------------------
+
+    def _transmit(self, message: EmailMessage, recipient: str) -> None:
+        sender = self.settings.from_address
+        # Addresses outside ASCII need SMTPUTF8 (RFC 6531) end to end.
+        international = not (sender + recipient).isascii()
+        payload = message.as_bytes(policy=message.policy.clone(utf8=international))
+        smtp = self._start_transaction(sender, international)
+        try:
+            code, reply = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+            code, reply = smtp.data(payload)
+            if code != 250:
+                raise smtplib.SMTPDataError(code, reply)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as refused:
+            # The server is still talking to us: end the transaction, keep the connection.
+            if _reply_code(refused) == 421 or not self._reset():
+                self._discard()
+            raise
+        except BaseException:
+            # Timeouts, drops, anything unexpected: the connection's state is unknown.
+            self._discard()
+            raise
+
+    def _start_transaction(self, sender: str, international: bool) -> smtplib.SMTP:
+        """MAIL FROM on the kept connection, or on a new one if the kept one has dropped.
+
+        Rather than probing with NOOP before every message (a round trip each
+        time), MAIL is sent optimistically: a server that closed the idle
+        connection shows up right there, as a disconnect or a 421, before it
+        has anything of the message, so retrying once on a fresh connection
+        cannot deliver the message twice.
+        """
+        if self._smtp is not None:
+            try:
+                code, reply = self._mail(sender, international)
+            except smtplib.SMTPServerDisconnected as error:
+                if _timed_out(error):  # a stalled server is not a dropped connection
+                    self._discard()
+                    raise
+                code, reply = None, b""
+            except BaseException:
+                self._discard()
+                raise
+            if code is not None and code != 421:
+                return self._mail_accepted(code, reply, sender)
+            log.info("smtp connection to %s:%s had dropped; reconnecting",
+                     self.settings.host, self.settings.port)
+            self._discard()
+        self._smtp = self._connect()
+        try:
+            code, reply = self._mail(sender, international)
+        except BaseException:
+            self._discard()
+            raise
+        return self._mail_accepted(code, reply, sender)
+
+    def _mail(self, sender: str, international: bool) -> tuple[int, bytes]:
+        options: list[str] = []
+        if international:
+            if not self._smtp.has_extn("smtputf8"):
+                raise PermanentError("smtp_utf8_unsupported",
+                                     "the address is not ASCII and the server does not offer SMTPUTF8")
+            options = ["SMTPUTF8", "BODY=8BITMIME"]
+        return self._smtp.mail(sender, options)
+
+    def _mail_accepted(self, code: int, reply: bytes, sender: str) -> smtplib.SMTP:
+        if code != 250:
+            if code == 421 or not self._reset():
+                self._discard()
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        return self._smtp
+
+    def _connect(self) -> smtplib.SMTP:
+        settings = self.settings
+        # `timeout` is the socket timeout of every operation: connect, TLS handshake, each reply.
+        if settings.security == "ssl":
+            smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=self.timeout, context=self._tls)
+        else:
+            smtp = smtplib.SMTP(settings.host, settings.port, timeout=self.timeout)
+        try:
+            smtp.ehlo_or_helo_if_needed()
+            if settings.security == "starttls":
+                if not smtp.has_extn("starttls"):
+                    # Never fall back to plain text: that is what a downgrade attack looks like.
+                    raise TransientError("smtp_connection_error",
+                                         "the server does not offer STARTTLS; refusing to send unencrypted")
+                smtp.starttls(context=self._tls)
+                smtp.ehlo_or_helo_if_needed()
+            if settings.username:
+                self._login(smtp)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def _login(self, smtp: smtplib.SMTP) -> None:
+        settings = self.settings
+        who = f"{settings.username} at {settings.host}:{settings.port}"
+        try:
+            smtp.login(settings.username, settings.password or "")
+        except smtplib.SMTPServerDisconnected:
+            raise  # a network failure, not a verdict on the credentials
+        except smtplib.SMTPAuthenticationError as error:
+            if 400 <= error.smtp_code < 500:
+                raise  # the server's temporary trouble, not our credentials
+            problem = f"SMTP login as {who} rejected: {error.smtp_code} {_text(error.smtp_error)}"
+        except smtplib.SMTPNotSupportedError:
+            problem = f"SMTP login as {who} impossible: the server does not offer AUTH"
+        except smtplib.SMTPException as error:  # e.g. no mechanism in common
+            problem = f"SMTP login as {who} impossible: {error}"
+        else:
+            self._credential_problem = None
+            return
+        self._credential_problem = problem
+        # Herald's misconfiguration, not the recipient's fault: retry the
+        # notification, and make an operator fix SMTP_USERNAME / SMTP_PASSWORD.
+        log.error("%s -- fix the SMTP credentials; email deliveries are being retried until then", problem)
+        raise TransientError("smtp_auth_failed", problem)
+
+    def _reset(self) -> bool:
+        """RSET after a refusal; False when the connection is no longer usable."""
+        try:
+            return self._smtp is not None and self._smtp.rset()[0] == 250
+        except (smtplib.SMTPException, OSError):
+            return False
+
+    def _discard(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
+
+    def _log_failure(self, request: DeliveryRequest, failure: DeliveryError) -> None:
+        masked = mask_address(request.recipient)
+        log.warning("smtp %s to %s failed: %s %s", request.notification_id, masked, failure.code,
+                    failure.message.replace(request.recipient, masked))
+
+    def _tls_context(self) -> ssl.SSLContext:
+        # Verifies the certificate chain and the host name: against the
+        # configured CA bundle when given, otherwise the system's trust store.
+        return ssl.create_default_context(cafile=self.settings.ca_file)
+
+
+def _classify(error: BaseException) -> DeliveryError | None:
+    """The domain error for an smtplib or network failure; None for anything else (a bug)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, reply = next(iter(error.recipients.values()))
+        return _by_reply_code(code, reply)
+    if isinstance(error, smtplib.SMTPResponseException):
+        return _by_reply_code(error.smtp_code, error.smtp_error)
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        # smtplib reports socket timeouts as a disconnect; the cause tells them apart.
+        if _timed_out(error):
+            return TransientError("smtp_timeout", f"no answer from the SMTP server in time ({error})")
+        return TransientError("smtp_connection_error", f"the SMTP server closed the connection ({error})")
+    if isinstance(error, TimeoutError):
+        return TransientError("smtp_timeout", f"no answer from the SMTP server in time ({error})")
+    if isinstance(error, OSError):  # refused, reset, unreachable, name lookup, TLS (ssl.SSLError)
+        return TransientError("smtp_connection_error", f"{type(error).__name__}: {error}")
+    if isinstance(error, smtplib.SMTPException):
+        return TransientError("smtp_protocol_error", f"{type(error).__name__}: {error}")
+    return None
+
+
+def _by_reply_code(code: int, reply: bytes | str) -> DeliveryError:
+    message = f"{code} {_text(reply)}"
+    if 400 <= code < 500:
+        return TransientError(f"smtp_{code}", message)
+    if 500 <= code < 600:
+        return PermanentError(f"smtp_{code}", message)
+    # smtplib uses -1 for a reply it could not parse.
+    return TransientError("smtp_protocol_error", message)
+
+
+def _reply_code(error: Exception) -> int | None:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return next(iter(error.recipients.values()))[0]
+    return getattr(error, "smtp_code", None)
+
+
+def _timed_out(error: BaseException) -> bool:
+    cause = error.__cause__ or error.__context__
+    return isinstance(cause, TimeoutError)
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def mask_address(address: str) -> str:
+    """"alice@example.com" -> "a***@example.com", for logs."""
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return "***"
+    return f"{local[:1]}***@{domain}"
