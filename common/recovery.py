@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, tuple_, update
 
 from common.config import Settings
 from common.db import db
@@ -34,11 +34,44 @@ class Publication:
 
 
 def publish_all(publications: list[Publication], now: datetime) -> int:
-    """Publish after the commit; a failure stays for the next relay run."""
-    return sum(
-        try_publish_delivery(p.notification_id, p.channel, p.token, p.deliver_at, now)
-        for p in publications
+    """Publish after the commit; what fails is left for the next relay run.
+
+    After one failure on a channel the rest of that channel is not tried this
+    time: its queue (or the whole broker) is unavailable, and each attempt can
+    wait out a connection timeout.
+    """
+    failed_channels: set[str] = set()
+    unpublished = []
+    for p in publications:
+        if p.channel not in failed_channels and try_publish_delivery(
+            p.notification_id, p.channel, p.token, p.deliver_at, now
+        ):
+            continue
+        failed_channels.add(p.channel)
+        unpublished.append(p)
+    if unpublished:
+        leave_for_relay(unpublished)
+    return len(publications) - len(unpublished)
+
+
+def leave_for_relay(publications: list[Publication]) -> None:
+    """Mark rows whose publish failed as not enqueued, so the next relay run takes them.
+
+    Left marked, they would wait out the republish grace (minutes). Only rows
+    still pending under the token that failed: a newer enqueue is not undone.
+    """
+    db.session.execute(
+        update(Notification)
+        .where(
+            tuple_(Notification.id, Notification.dispatch_token).in_(
+                [(p.notification_id, p.token) for p in publications]
+            ),
+            Notification.status.in_(list(PENDING)),
+        )
+        .values(enqueued_at=None)
+        .execution_options(synchronize_session=False)
     )
+    db.session.commit()
 
 
 def relay_due(config: Settings, now: datetime) -> int:

@@ -18,9 +18,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from common import topology
 from common.config import settings
 from common.db import db
-from common.dispatch import try_publish_delivery
 from common.lifecycle import claim_for_delivery, mark_failed, mark_retrying, mark_sent
 from common.models import Notification, utcnow
+from common.recovery import Publication, publish_all
 from common.scheduling import retry_delay, within_horizon
 from common.statuses import PENDING
 from workers.app import DatabaseTask, app
@@ -125,7 +125,7 @@ def _retry_or_fail(request: DeliveryRequest, token: uuid.UUID, code: str, messag
 
     new_token = _commit_outcome(write_retrying, record_until)
     if new_token is not None and enqueue:
-        try_publish_delivery(request.notification_id, request.channel, new_token, deliver_at, now)
+        publish_all([Publication(request.notification_id, request.channel, new_token, deliver_at)], now)
     return f"retrying in {delay:.1f}s: {code}"
 
 
@@ -138,8 +138,7 @@ def explain_unclaimed(nid: uuid.UUID, token: uuid.UUID) -> str:
         return f"stale: superseded ({row.status})"
     if row.status not in PENDING:
         return f"stale: already {row.status}"
-    now = utcnow()
-    try_publish_delivery(row.id, row.channel, token, row.deliver_at, now)
+    publish_all([Publication(row.id, row.channel, token, row.deliver_at)], utcnow())
     return f"early: republished for {row.deliver_at.isoformat()}"
 
 
