@@ -19,10 +19,35 @@ def localize(wall_time: datetime, zone_name: str) -> datetime:
     try:
         local = zone.localize(wall_time, is_dst=None)
     except pytz.AmbiguousTimeError:
-        local = zone.localize(wall_time, is_dst=True)
+        # Not `is_dst=True`: pytz picks by the DST flag, and negative DST
+        # (Europe/Dublin's winter, Morocco's Ramadan) makes that the second one.
+        local = min(zone.localize(wall_time, is_dst=True), zone.localize(wall_time, is_dst=False))
     except pytz.NonExistentTimeError:
         return _gap_end(zone, wall_time)
     return local.astimezone(timezone.utc)
+
+
+def wall_clock(instant: datetime, zone_name: str) -> datetime:
+    """The naive local time a clock in `zone_name` shows at the aware `instant`."""
+    return instant.astimezone(pytz.timezone(zone_name)).replace(tzinfo=None)
+
+
+def next_clock_change(instant: datetime, zone_name: str) -> datetime | None:
+    """The first instant after the aware `instant` at which the zone's UTC offset changes.
+
+    None when pytz knows of no later change (fixed zones, or past its table).
+    Entries that only rename the zone or move its DST flag are not changes.
+    """
+    zone = pytz.timezone(zone_name)
+    transitions = getattr(zone, "_utc_transition_times", None)  # pytz's table, naive UTC
+    if not transitions:
+        return None
+    index = bisect_right(transitions, instant.astimezone(timezone.utc).replace(tzinfo=None))
+    offset_now = zone._transition_info[max(index - 1, 0)][0]
+    for later in range(index, len(transitions)):
+        if zone._transition_info[later][0] != offset_now:
+            return transitions[later].replace(tzinfo=timezone.utc)
+    return None
 
 
 def _gap_end(zone, wall_time: datetime) -> datetime:
