@@ -1,0 +1,1 @@
+"""Benchmarks that run Herald and a bare baseline side by side and print the ratios (`make bench`)."""
