@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import BadRequest

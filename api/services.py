@@ -10,7 +10,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from api.errors import ApiError
@@ -19,7 +19,7 @@ from api.schemas import NotificationRequest
 from common import lifecycle
 from common.config import Settings
 from common.db import db
-from common.dispatch import try_publish_delivery
+from common.dispatch import Publication, publish_all
 from common.models import ApiKey, IdempotencyKey, Notification, NotificationEvent
 from common.scheduling import initial_deliver_at, within_horizon
 from common.statuses import Status
@@ -89,22 +89,9 @@ def create_notification(
         return replay, True
 
     if publish_now:
-        published = try_publish_delivery(notification.id, request.channel,
-                                         notification.dispatch_token, deliver_at, now)
-        if not published:
-            _leave_for_relay(notification.id)
+        publish_all([Publication(notification.id, request.channel, notification.dispatch_token,
+                                 deliver_at)], now)
     return response, False
-
-
-def _leave_for_relay(notification_id: uuid.UUID) -> None:
-    """After a failed publish, let the relay pick the row up on its next run."""
-    try:
-        db.session.execute(update(Notification).where(Notification.id == notification_id)
-                           .values(enqueued_at=None))
-        db.session.commit()
-    except Exception:
-        # Even if this fails the row is safe: the relay republishes unclaimed rows after a grace period.
-        db.session.rollback()
 
 
 def find_notification(service: str, notification_id: str) -> Notification:
@@ -148,10 +135,9 @@ def send_now(service: str, notification_id: str, now: datetime) -> Notification:
         db.session.rollback()
         db.session.refresh(notification)
         raise _conflict(notification, "send now")
-    channel, token = hurried.channel, hurried.dispatch_token
+    publication = Publication(notification.id, hurried.channel, hurried.dispatch_token, now)
     db.session.commit()
-    if not try_publish_delivery(notification.id, channel, token, now, now):
-        _leave_for_relay(notification.id)
+    publish_all([publication], now)
     return hurried
 
 

@@ -21,9 +21,6 @@ from common.statuses import PENDING, Status, allowed_sources
 # already holds an older copy of it.
 _RETURN_FRESH_ROW = {"synchronize_session": False, "populate_existing": True}
 
-# A task may arrive a little before its ETA when clocks disagree.
-CLOCK_SKEW = timedelta(seconds=2)
-
 
 def record_event(
     notification: Notification,
@@ -88,7 +85,8 @@ def claim_for_delivery(
         worker=worker,
         where=(
             Notification.dispatch_token == token,
-            Notification.deliver_at <= now + CLOCK_SKEW,
+            # Never early: a task that arrives before its time is republished.
+            Notification.deliver_at <= now,
         ),
         attempts=Notification.attempts + 1,
         lease_expires_at=now + lease,

@@ -10,68 +10,18 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, or_, select, tuple_, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from common.config import Settings
 from common.db import db
-from common.dispatch import try_publish_delivery
+from common.dispatch import Publication, publish_all
 from common.lifecycle import mark_failed, mark_retrying
 from common.models import IdempotencyKey, Notification
 from common.statuses import PENDING, Status
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Publication:
-    notification_id: uuid.UUID
-    channel: str
-    token: uuid.UUID
-    deliver_at: datetime
-
-
-def publish_all(publications: list[Publication], now: datetime) -> int:
-    """Publish after the commit; what fails is left for the next relay run.
-
-    After one failure on a channel the rest of that channel is not tried this
-    time: its queue (or the whole broker) is unavailable, and each attempt can
-    wait out a connection timeout.
-    """
-    failed_channels: set[str] = set()
-    unpublished = []
-    for p in publications:
-        if p.channel not in failed_channels and try_publish_delivery(
-            p.notification_id, p.channel, p.token, p.deliver_at, now
-        ):
-            continue
-        failed_channels.add(p.channel)
-        unpublished.append(p)
-    if unpublished:
-        leave_for_relay(unpublished)
-    return len(publications) - len(unpublished)
-
-
-def leave_for_relay(publications: list[Publication]) -> None:
-    """Mark rows whose publish failed as not enqueued, so the next relay run takes them.
-
-    Left marked, they would wait out the republish grace (minutes). Only rows
-    still pending under the token that failed: a newer enqueue is not undone.
-    """
-    db.session.execute(
-        update(Notification)
-        .where(
-            tuple_(Notification.id, Notification.dispatch_token).in_(
-                [(p.notification_id, p.token) for p in publications]
-            ),
-            Notification.status.in_(list(PENDING)),
-        )
-        .values(enqueued_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
 
 
 def relay_due(config: Settings, now: datetime) -> int:
@@ -111,14 +61,14 @@ def sweep_expired_leases(config: Settings, now: datetime, worker: str | None = N
         .limit(config.relay_batch)
         .with_for_update(skip_locked=True)
     ).all()
-    publications = []
+    publications, failed = [], 0
+    message = "the worker holding this delivery stopped answering before its lease ran out"
+    lease_guard = (Notification.lease_expires_at < now,)
     for row in expired:
-        message = "the worker holding this delivery stopped answering before its lease ran out"
-        lease_guard = (Notification.lease_expires_at < now,)
         gives_up = row.attempts >= config.max_attempts or config.fail_on_lost_lease(row.channel)
         if gives_up:
-            mark_failed(row.id, error_code="lease_expired", error_message=message, now=now,
-                        where=lease_guard, worker=worker)
+            failed += mark_failed(row.id, error_code="lease_expired", error_message=message,
+                                  now=now, where=lease_guard, worker=worker) is not None
             continue
         retried = mark_retrying(row.id, error_code="lease_expired", error_message=message,
                                 deliver_at=now, enqueue=True, now=now, where=lease_guard,
@@ -127,9 +77,11 @@ def sweep_expired_leases(config: Settings, now: datetime, worker: str | None = N
             publications.append(Publication(retried.id, retried.channel, retried.dispatch_token, now))
     db.session.commit()
     publish_all(publications, now)
-    if expired:
-        log.warning("sweeper recovered %d deliveries with expired leases", len(expired))
-    return len(expired)
+    recovered = len(publications) + failed
+    if recovered:
+        log.warning("sweeper took back %d deliveries with expired leases (%d failed)",
+                    recovered, failed)
+    return recovered
 
 
 def purge_idempotency_keys(config: Settings, now: datetime) -> int:

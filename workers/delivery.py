@@ -20,7 +20,7 @@ from common.config import settings
 from common.db import db
 from common.lifecycle import claim_for_delivery, mark_failed, mark_retrying, mark_sent
 from common.models import Notification, utcnow
-from common.recovery import Publication, publish_all
+from common.dispatch import Publication, leave_for_relay, publish_all
 from common.scheduling import retry_delay, within_horizon
 from common.statuses import PENDING
 from workers.app import DatabaseTask, app
@@ -59,10 +59,11 @@ def deliver(channel: str, notification_id: str, token: str, worker: str) -> str:
         return _retry_or_fail(request, tok, error.code, error.message, error.retry_after, worker,
                               record_until)
     except PermanentError as error:
-        _commit_outcome(lambda: mark_failed(nid, error_code=error.code, error_message=error.message,
+        code, message = error.code, error.message
+        _commit_outcome(lambda: mark_failed(nid, error_code=code, error_message=message,
                                             now=utcnow(), where=(Notification.dispatch_token == tok,),
                                             worker=worker), record_until)
-        return f"failed: {error.code}"
+        return f"failed: {code}"
     except Exception as error:  # an unexpected bug in a provider must not strand the row
         log.exception("provider raised unexpectedly for %s", nid)
         return _retry_or_fail(request, tok, "provider_error", repr(error), None, worker, record_until)
@@ -70,7 +71,7 @@ def deliver(channel: str, notification_id: str, token: str, worker: str) -> str:
     sent = _commit_outcome(
         lambda: mark_sent(nid, tok, provider_message_id=receipt.provider_message_id, worker=worker,
                           now=utcnow()) is not None, record_until)
-    return "sent" if sent else "sent, but the lease was lost first"
+    return "sent" if sent else "sent, but another claim had taken the row over"
 
 
 def _commit_outcome(write, until: float):
@@ -138,7 +139,12 @@ def explain_unclaimed(nid: uuid.UUID, token: uuid.UUID) -> str:
         return f"stale: superseded ({row.status})"
     if row.status not in PENDING:
         return f"stale: already {row.status}"
-    publish_all([Publication(row.id, row.channel, token, row.deliver_at)], utcnow())
+    publication = Publication(row.id, row.channel, token, row.deliver_at)
+    now = utcnow()
+    if not within_horizon(row.deliver_at, now, settings().eta_horizon):
+        leave_for_relay([publication])  # too far ahead for the broker to hold
+        return f"early: left to the relay for {row.deliver_at.isoformat()}"
+    publish_all([publication], now)
     return f"early: republished for {row.deliver_at.isoformat()}"
 
 

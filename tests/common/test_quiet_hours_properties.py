@@ -13,7 +13,6 @@ is not used to judge itself.
 
 from __future__ import annotations
 
-import uuid
 from bisect import bisect_right
 from datetime import datetime, time, timedelta, timezone
 from functools import lru_cache

@@ -115,6 +115,19 @@ def test_a_row_not_yet_due_is_not_claimed_and_its_task_waits_for_its_time(
         "herald.deliver.push", [str(n.id), str(n.dispatch_token)], deliver_at)
 
 
+def test_an_early_task_for_a_row_beyond_the_horizon_goes_back_to_the_relay(
+        db, make_notification, outbox, queues):
+    # The broker never holds a long ETA: the relay publishes the row when it comes due.
+    n = make_notification(deliver_at=utcnow() + timedelta(hours=2))
+
+    outcome = deliver(n)
+
+    assert outcome.startswith("early: left to the relay")
+    row = fetch(str(n.id))
+    assert (row.status, row.enqueued_at, row.dispatch_token) == ("scheduled", None, n.dispatch_token)
+    assert take_published("push") == []
+
+
 def test_a_second_claim_with_the_same_token_waits_for_the_first_and_loses(app, db, make_notification):
     n = make_notification()
     lease = settings().sending_lease
