@@ -31,6 +31,9 @@ class FcmSettings:
     endpoint: str | None = None
 
 
+SMTP_SECURITY_MODES = ("starttls", "ssl", "plain")
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str
@@ -122,15 +125,26 @@ def _flag(name: str, default: bool) -> bool:
     return default if raw is None else raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
 def _env(name: str) -> str | None:
     return os.environ.get(name) or None
+
+
+def _required(name: str, because: str) -> str:
+    value = _env(name)
+    if value is None:
+        raise ConfigError(f"{name} is required {because}")
+    return value
 
 
 def load_fcm() -> FcmSettings | None:
     if not (_env("FCM_CREDENTIALS_FILE") or _env("FCM_CREDENTIALS_JSON")):
         return None
     return FcmSettings(
-        project_id=os.environ["FCM_PROJECT_ID"],
+        project_id=_required("FCM_PROJECT_ID", "with FCM credentials"),
         credentials_file=_env("FCM_CREDENTIALS_FILE"),
         credentials_json=_env("FCM_CREDENTIALS_JSON"),
         endpoint=_env("FCM_ENDPOINT"),
@@ -140,13 +154,15 @@ def load_fcm() -> FcmSettings | None:
 def load_smtp() -> SmtpSettings | None:
     if not _env("SMTP_HOST"):
         return None
-    security = os.environ.get("SMTP_SECURITY", "starttls")
+    security = _env("SMTP_SECURITY") or "starttls"
+    if security not in SMTP_SECURITY_MODES:
+        raise ConfigError(f"SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY_MODES)}")
     default_port = {"ssl": 465, "starttls": 587}.get(security, 25)
     return SmtpSettings(
         host=os.environ["SMTP_HOST"],
         port=_number("SMTP_PORT", default_port, int),
         security=security,
-        from_address=os.environ["EMAIL_FROM"],
+        from_address=_required("EMAIL_FROM", "with SMTP_HOST"),
         from_name=_env("EMAIL_FROM_NAME"),
         reply_to=_env("EMAIL_REPLY_TO"),
         username=_env("SMTP_USERNAME"),
@@ -160,7 +176,7 @@ def load_twilio() -> TwilioSettings | None:
         return None
     return TwilioSettings(
         account_sid=os.environ["TWILIO_ACCOUNT_SID"],
-        auth_token=os.environ["TWILIO_AUTH_TOKEN"],
+        auth_token=_required("TWILIO_AUTH_TOKEN", "with TWILIO_ACCOUNT_SID"),
         from_number=_env("TWILIO_FROM_NUMBER"),
         messaging_service_sid=_env("TWILIO_MESSAGING_SERVICE_SID"),
         public_base_url=_env("HERALD_PUBLIC_URL"),
