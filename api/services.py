@@ -71,6 +71,9 @@ def create_notification(
     db.session.add(notification)
     lifecycle.record_event(notification, at=now, detail=f"scheduled: {reason}")
     response = accepted(notification)
+    # Taken before the commit, which expires the row: reading it after would reload it.
+    publication = Publication(notification.id, request.channel, notification.dispatch_token,
+                              deliver_at)
     if idempotency_key:
         # The models declare no relationship, so the unit of work orders inserts by
         # class name and would write the key before the row it references.
@@ -89,8 +92,7 @@ def create_notification(
         return replay, True
 
     if publish_now:
-        publish_all([Publication(notification.id, request.channel, notification.dispatch_token,
-                                 deliver_at)], now)
+        publish_all([publication], now)
     return response, False
 
 
