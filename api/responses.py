@@ -41,8 +41,12 @@ def notification_detail(n: Notification, events: list[NotificationEvent]) -> dic
         }.items()
         if value is not None
     }
+    body["options"] = n.options
     body["timezone"] = n.timezone
+    body["sandbox"] = n.sandbox
     body["provider_message_id"] = n.provider_message_id
+    if n.channel == "sms":
+        body["segments"] = n.segments
     body["events"] = [
         {
             "at": iso(e.at),

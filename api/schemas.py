@@ -49,6 +49,14 @@ class Content(BaseModel):
     data: dict[Text, Text] | None = None
 
 
+class PushOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    # FCM keeps an undelivered message for at most 28 days.
+    ttl_seconds: int | None = Field(default=None, ge=0, le=28 * 24 * 3600)
+    collapse_key: Text | None = Field(default=None, min_length=1, max_length=64)
+
+
 class NotificationBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -59,6 +67,7 @@ class NotificationBody(BaseModel):
     timezone: Text | None = Field(default=None, max_length=64)
     send_at: Text | None = Field(default=None, max_length=64)
     reference: Text | None = Field(default=None, min_length=1, max_length=255)
+    options: PushOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,7 @@ class NotificationRequest:
     timezone: str | None
     send_at: datetime | None
     reference: str | None
+    options: dict | None = None
 
 
 def _field_name(location: tuple) -> str:
@@ -111,6 +121,11 @@ def _content_problems(channel: str, content: Content) -> tuple[dict[str, str], d
     return problems, too_large
 
 
+def _given(options: PushOptions | None) -> dict | None:
+    """The options the caller set, or None."""
+    return (options.model_dump(exclude_none=True) if options else None) or None
+
+
 def parse_notification(payload: object) -> NotificationRequest:
     if not isinstance(payload, dict):
         raise ApiError(400, "bad_request", "the request body must be a JSON object",
@@ -131,6 +146,8 @@ def parse_notification(payload: object) -> NotificationRequest:
             send_at = parse_iso8601(body.send_at, body.timezone)
         except ValueError as error:
             problems["send_at"] = str(error)
+    if body.options is not None and body.channel != "push":
+        problems["options"] = f"not used by the {body.channel} channel"
     content_problems, too_large = _content_problems(body.channel, body.content)
     problems.update(content_problems)
     if problems:
@@ -150,4 +167,5 @@ def parse_notification(payload: object) -> NotificationRequest:
         timezone=body.timezone,
         send_at=send_at,
         reference=body.reference,
+        options=_given(body.options),
     )

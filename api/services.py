@@ -62,7 +62,8 @@ def create_notification(
     notification = Notification(
         id=uuid.uuid4(), service=api_key.service, api_key_id=api_key.id, channel=request.channel,
         recipient=request.to, title=request.title, body=request.body, html=request.html,
-        data=request.data, priority=request.priority, timezone=request.timezone,
+        data=request.data, options=request.options, priority=request.priority,
+        timezone=request.timezone, sandbox=api_key.kind == "test",
         reference=request.reference, send_at=request.send_at, deliver_at=deliver_at,
         schedule_reason=reason, status=Status.SCHEDULED.value, attempts=0,
         dispatch_token=uuid.uuid4(), enqueued_at=now if publish_now else None,
@@ -94,6 +95,25 @@ def create_notification(
     if publish_now:
         publish_all([publication], now)
     return response, False
+
+
+def record_delivery_receipt(notification_id: str, outcome, *, message_sid: str | None,
+                            now: datetime) -> str:
+    """Apply a provider's receipt; a late or repeated one changes nothing. Returns the status."""
+    try:
+        nid = uuid.UUID(notification_id)
+    except ValueError:
+        raise ApiError(404, "not_found", "no such notification") from None
+    if outcome is not None:
+        target, error_code = outcome
+        lifecycle.record_receipt(nid, target, provider_message_id=message_sid,
+                                 error_code=error_code, now=now,
+                                 detail=f"receipt: {error_code or target.value}")
+        db.session.commit()
+    notification = db.session.get(Notification, nid)
+    if notification is None:
+        raise ApiError(404, "not_found", "no such notification")
+    return notification.status
 
 
 def find_notification(service: str, notification_id: str) -> Notification:

@@ -102,6 +102,12 @@ class Settings:
     idempotency_ttl: timedelta = timedelta(hours=24)
     max_request_bytes: int = 256 * 1024
 
+    def provider_of(self, channel: str) -> str:
+        """Which provider delivers `channel` for live keys: a vendor, or the sandbox."""
+        configured = {"push": ("fcm", self.fcm), "email": ("smtp", self.smtp),
+                      "sms": ("twilio", self.twilio)}[channel]
+        return configured[0] if configured[1] is not None else "sandbox"
+
     def fail_on_lost_lease(self, channel: str) -> bool:
         return channel in self.lost_lease_fails
 

@@ -95,7 +95,7 @@ def claim_for_delivery(
 
 def mark_sent(
     notification_id: uuid.UUID, token: uuid.UUID, *, provider_message_id: str | None,
-    worker: str, now: datetime,
+    worker: str, now: datetime, segments: int | None = None,
 ) -> Notification | None:
     return transition(
         notification_id,
@@ -105,6 +105,7 @@ def mark_sent(
         where=(Notification.dispatch_token == token,),
         sent_at=now,
         provider_message_id=provider_message_id,
+        segments=segments,
         lease_expires_at=None,
         error_code=None,
         error_message=None,
@@ -168,3 +169,19 @@ def hurry(notification_id: uuid.UUID, *, now: datetime) -> Notification | None:
     if notification is not None:
         record_event(notification, at=now, detail="send-now requested")
     return notification
+
+
+def record_receipt(
+    notification_id: uuid.UUID, target: Status, *, provider_message_id: str | None,
+    error_code: str | None, now: datetime, detail: str,
+) -> Notification | None:
+    """A provider's delivery receipt: `sent` moves on to `delivered` or `failed`, once."""
+    values = {"error_code": error_code, "error_message": detail} if target is Status.FAILED else {}
+    return transition(
+        notification_id,
+        target,
+        now=now,
+        detail=detail,
+        where=(Notification.provider_message_id == provider_message_id,),
+        **values,
+    )

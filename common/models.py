@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -66,9 +66,12 @@ class Notification(db.Model):
     body: Mapped[str] = mapped_column(Text)
     html: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict | None] = mapped_column(JSONB)
+    options: Mapped[dict | None] = mapped_column(JSONB)  # push: ttl_seconds, collapse_key
     priority: Mapped[str] = mapped_column(String(8), default="normal")
     timezone: Mapped[str | None] = mapped_column(String(64))
     reference: Mapped[str | None] = mapped_column(String(255))
+    # Created with a test key: always delivered through the sandbox.
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deliver_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -82,6 +85,7 @@ class Notification(db.Model):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     provider_message_id: Mapped[str | None] = mapped_column(String(255))
+    segments: Mapped[int | None] = mapped_column(Integer)  # SMS parts billed
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
 
@@ -143,3 +147,14 @@ class IdempotencyKey(db.Model):
     )
     response: Mapped[dict] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ProviderHealth(db.Model):
+    """What the workers last learned about each channel's provider, for /ready."""
+
+    __tablename__ = "provider_health"
+
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    problem: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from celery import Task
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown
 
 from common.celery_app import celery_app
+from common.config import settings
 from common.db import create_base_app, db
+from workers import providers
 
 app = celery_app()
 flask_app = create_base_app(name="herald-worker")
@@ -25,6 +27,18 @@ def _fresh_connections_after_fork(**_kwargs):
     # Pool children must not share the parent's database sockets.
     with flask_app.app_context():
         db.engine.dispose(close=False)
+
+
+@worker_init.connect
+def _check_provider_settings(**_kwargs):
+    # Bad vendor settings (an unreadable key file, say) stop the worker here,
+    # loudly, instead of failing deliveries one by one.
+    providers.check_configuration(settings())
+
+
+@worker_process_shutdown.connect
+def _close_providers(**_kwargs):
+    providers.close_all()
 
 
 # Register the tasks.

@@ -24,6 +24,7 @@ from common.dispatch import Publication, leave_for_relay, publish_all
 from common.scheduling import retry_delay, within_horizon
 from common.statuses import PENDING
 from workers.app import DatabaseTask, app
+from workers.health import report_provider_health
 from workers.providers import provider_for
 from workers.providers.base import DeliveryRequest, PermanentError, TransientError
 
@@ -47,14 +48,24 @@ def deliver(channel: str, notification_id: str, token: str, worker: str) -> str:
     if claimed is None:
         db.session.rollback()
         return explain_unclaimed(nid, tok)
-    request = _request_from(claimed)
+    request, sandbox = _request_from(claimed), claimed.sandbox
     db.session.commit()
     db.session.close()  # give the connection back before the slow provider call
     # Recording the outcome may wait out a database outage, but not past the lease.
     record_until = time.monotonic() + 0.8 * config.sending_lease.total_seconds()
 
+    outcome = _send_and_record(request, tok, sandbox, worker, record_until)
+    vendor = config.provider_of(channel)
+    if not sandbox and vendor != "sandbox":
+        report_provider_health(channel, vendor, provider_for(channel, config), utcnow())
+    return outcome
+
+
+def _send_and_record(request: DeliveryRequest, tok: uuid.UUID, sandbox: bool, worker: str,
+                     record_until: float) -> str:
+    nid = request.notification_id
     try:
-        receipt = provider_for(channel, config).send(request)
+        receipt = provider_for(request.channel, settings(), sandbox).send(request)
     except TransientError as error:
         return _retry_or_fail(request, tok, error.code, error.message, error.retry_after, worker,
                               record_until)
@@ -70,7 +81,7 @@ def deliver(channel: str, notification_id: str, token: str, worker: str) -> str:
 
     sent = _commit_outcome(
         lambda: mark_sent(nid, tok, provider_message_id=receipt.provider_message_id, worker=worker,
-                          now=utcnow()) is not None, record_until)
+                          now=utcnow(), segments=receipt.segments) is not None, record_until)
     return "sent" if sent else "sent, but another claim had taken the row over"
 
 
@@ -100,6 +111,7 @@ def _request_from(n: Notification) -> DeliveryRequest:
     return DeliveryRequest(
         notification_id=n.id, channel=n.channel, recipient=n.recipient, title=n.title,
         body=n.body, html=n.html, data=n.data, priority=n.priority, attempt=n.attempts,
+        options=n.options,
     )
 
 

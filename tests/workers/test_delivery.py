@@ -59,7 +59,7 @@ def test_the_claim_is_committed_with_a_lease_before_the_provider_is_called(
             seen["attempt"] = request.attempt
             return Receipt(provider_message_id="watched-1")
 
-    monkeypatch.setattr(delivery, "provider_for", lambda channel, config: WatchingProvider())
+    monkeypatch.setattr(delivery, "provider_for", lambda channel, config, sandbox=False: WatchingProvider())
     before = utcnow()
     assert deliver(n) == "sent"
     after = utcnow()

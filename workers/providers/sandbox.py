@@ -1,8 +1,11 @@
 """The sandbox provider: records each delivery as a JSON line in the channel's outbox.
 
-Magic recipients simulate failures: an address containing
-`herald-fail-permanent` fails permanently, `herald-fail-transient-N` fails
-transiently on its first N attempts and then succeeds.
+Magic recipients simulate failures. For push tokens and email addresses:
+`herald-fail-permanent` anywhere in the address fails permanently,
+`herald-fail-transient-N` fails transiently on the first N attempts and then
+succeeds, `herald-timeout` waits out the provider timeout and fails
+transiently. For SMS, the numbers +15005550001 (permanent), +1500555010N
+(transient N times, N = 1..9) and +15005550009 (timeout) do the same.
 """
 
 from __future__ import annotations
@@ -11,12 +14,15 @@ import json
 import os
 import re
 import socket
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from workers.providers.base import DeliveryRequest, PermanentError, Receipt, TransientError
 
-_TRANSIENT = re.compile(r"herald-fail-transient-(\d+)")
+_TRANSIENT = re.compile(r"herald-fail-transient-(\d+)|^\+1500555010(\d)$")
+_PERMANENT = ("herald-fail-permanent", "+15005550001")
+_TIMEOUT = ("herald-timeout", "+15005550009")
 
 
 class SandboxProvider:
@@ -48,10 +54,14 @@ class SandboxProvider:
         return Receipt(provider_message_id=message_id)
 
     def _simulate_failures(self, request: DeliveryRequest) -> None:
-        if "herald-fail-permanent" in request.recipient:
+        recipient = request.recipient
+        if any(magic in recipient for magic in _PERMANENT):
             raise PermanentError("sandbox_rejected", "the sandbox rejects this recipient")
-        match = _TRANSIENT.search(request.recipient)
-        if match and request.attempt <= int(match.group(1)):
+        if any(magic in recipient for magic in _TIMEOUT):
+            time.sleep(self.timeout)
+            raise TransientError("sandbox_timeout", f"no answer within {self.timeout}s")
+        match = _TRANSIENT.search(recipient)
+        if match and request.attempt <= int(match.group(1) or match.group(2)):
             raise TransientError("sandbox_unavailable", f"simulated outage on attempt {request.attempt}")
 
     def _append(self, line: str) -> None:

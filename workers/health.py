@@ -1,0 +1,31 @@
+"""What the workers learn about their providers' credentials, written down for /ready."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from common.db import db
+from common.models import ProviderHealth
+from workers.providers.base import Provider
+
+log = logging.getLogger(__name__)
+
+# channel -> the problem this process last wrote (None: credentials fine)
+_reported: dict[str, str | None] = {}
+
+
+def report_provider_health(channel: str, name: str, provider: Provider, now: datetime) -> None:
+    """Record a change in the provider's credential problem; cheap when nothing changed."""
+    checker = getattr(provider, "credential_problem", None)
+    problem = checker() if checker is not None else None
+    if channel in _reported and _reported[channel] == problem:
+        return
+    try:
+        db.session.merge(ProviderHealth(channel=channel, provider=name, problem=problem,
+                                        updated_at=now))
+        db.session.commit()
+        _reported[channel] = problem
+    except Exception as error:  # telemetry must never fail a delivery
+        db.session.rollback()
+        log.warning("could not record %s provider health: %s", channel, error)
