@@ -13,6 +13,8 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from common.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -96,6 +98,12 @@ class Settings:
     fcm: FcmSettings | None = None
     smtp: SmtpSettings | None = None
     twilio: TwilioSettings | None = None
+
+    # The service default for quiet hours, below a recipient's and a request's
+    # own; None switches the default off. Releases at a window's end are spread
+    # over `quiet_hours_spread`.
+    quiet_hours: QuietHours | None = DEFAULT_QUIET_HOURS
+    quiet_hours_spread: timedelta = timedelta(minutes=10)
 
     publish_timeout: float = 5.0
     quorum_queues: bool = False
@@ -190,6 +198,21 @@ def load_twilio() -> TwilioSettings | None:
     )
 
 
+def _quiet_hours(name: str, default: QuietHours | None) -> QuietHours | None:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if raw.strip().lower() in {"", "off", "none"}:
+        return None
+    start, separator, end = raw.partition("-")
+    try:
+        if not separator:
+            raise ValueError("expected START-END")
+        return QuietHours.parse(start.strip(), end.strip())
+    except ValueError as error:
+        raise ConfigError(f"{name} must look like 22:00-08:00 or be off: {error}") from None
+
+
 def load_settings() -> Settings:
     var = _var_dir()
     defaults = {f.name: f.default for f in fields(Settings)}
@@ -215,6 +238,8 @@ def load_settings() -> Settings:
         fcm=load_fcm(),
         smtp=load_smtp(),
         twilio=load_twilio(),
+        quiet_hours=_quiet_hours("QUIET_HOURS", defaults["quiet_hours"]),
+        quiet_hours_spread=_seconds("QUIET_HOURS_SPREAD_SECONDS", defaults["quiet_hours_spread"]),
         publish_timeout=_number("PUBLISH_TIMEOUT_SECONDS", defaults["publish_timeout"]),
         quorum_queues=_flag("QUORUM_QUEUES", defaults["quorum_queues"]),
         idempotency_ttl=_seconds("IDEMPOTENCY_TTL_SECONDS", defaults["idempotency_ttl"]),

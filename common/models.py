@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, false, text)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -72,6 +73,16 @@ class Notification(db.Model):
     reference: Mapped[str | None] = mapped_column(String(255))
     # Created with a test key: always delivered through the sandbox.
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Addressed by the caller's recipient id (its external id), not by a raw address.
+    recipient_ref: Mapped[str | None] = mapped_column(String(255))
+    # A device fan-out or a set of reminders this notification belongs to.
+    group_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("notification_groups.id", name="fk_notifications_group_id"), index=True)
+    reminder_offset: Mapped[int | None] = mapped_column(Integer)  # seconds from the event
+    # The quiet hours in force, {"start", "end", "source"}; None: no window applies.
+    quiet_hours: Mapped[dict | None] = mapped_column(JSONB)
+    # Why deliver_at is what it is: requested time, local times, window, spread.
+    schedule_detail: Mapped[dict | None] = mapped_column(JSONB)
 
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deliver_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -113,6 +124,44 @@ class Notification(db.Model):
         Index("ix_notifications_service_reference", "service", "reference"),
         Index("ix_notifications_service_recipient", "service", "recipient"),
     )
+
+
+class Recipient(db.Model):
+    """Someone a service notifies, known by the service's own id for them."""
+
+    __tablename__ = "recipients"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    service: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(255))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(35))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(16))
+    push_tokens: Mapped[list] = mapped_column(JSONB, default=list)
+    quiet_hours: Mapped[dict | None] = mapped_column(JSONB)  # {"start": "22:00", "end": "07:00"}
+    opted_out: Mapped[list] = mapped_column(JSONB, default=list)  # channels
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("service", "external_id"),)
+
+
+class NotificationGroup(db.Model):
+    """Notifications made by one request: a push to every device, or reminders for an event."""
+
+    __tablename__ = "notification_groups"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    service: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))  # devices | reminders
+    reference: Mapped[str | None] = mapped_column(String(255))
+    # Reminders: the event, the offsets (seconds, negative = before) and the request to repeat.
+    event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    offsets: Mapped[list | None] = mapped_column(JSONB)
+    template: Mapped[dict | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class NotificationEvent(db.Model):

@@ -6,7 +6,13 @@ jitter), which keeps every rule testable with plain values.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import pytz
+
+from common.quiet_hours import REASON_QUIET_HOURS, QuietHours, plan_delivery
 
 
 def initial_deliver_at(send_at: datetime | None, now: datetime) -> tuple[datetime, str]:
@@ -39,3 +45,89 @@ def retry_delay(
     if retry_after is not None:
         delay = max(delay, retry_after)
     return min(delay, cap)
+
+
+@dataclass(frozen=True)
+class QuietRule:
+    """The quiet hours that apply to one recipient, in their timezone, and where they came from."""
+
+    timezone: str
+    window: QuietHours
+    source: str  # request | recipient | service
+
+    def as_json(self) -> dict:
+        return {"start": self.window.start.strftime("%H:%M"), "end": self.window.end.strftime("%H:%M"),
+                "source": self.source, "timezone": self.timezone}
+
+    @classmethod
+    def from_json(cls, stored: dict | None) -> QuietRule | None:
+        if not stored:
+            return None
+        return cls(stored["timezone"], QuietHours.parse(stored["start"], stored["end"]),
+                   stored["source"])
+
+
+def quiet_rule(
+    timezone: str | None,
+    *,
+    requested: QuietHours | None,
+    recipient: QuietHours | None,
+    service: QuietHours | None,
+) -> QuietRule | None:
+    """The window in force, by precedence request > recipient > service; None without a timezone.
+
+    A window whose start equals its end is "no quiet hours" and still wins its
+    rank, so a request can switch a recipient's window off.
+    """
+    if timezone is None:
+        return None
+    for window, source in ((requested, "request"), (recipient, "recipient"), (service, "service")):
+        if window is not None:
+            return None if window.start == window.end else QuietRule(timezone, window, source)
+    return None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    deliver_at: datetime
+    reason: str  # immediate | send_at | quiet_hours
+    detail: dict  # the explanation shown to callers
+
+
+def _local(instant: datetime, zone: str | None) -> str | None:
+    """The instant as the recipient's clock shows it, with its offset."""
+    return instant.astimezone(pytz.timezone(zone)).isoformat() if zone else None
+
+
+def schedule_delivery(
+    due: datetime,
+    *,
+    reason: str,
+    rule: QuietRule | None,
+    critical: bool,
+    key: str | uuid.UUID,
+    spread_interval: timedelta,
+    timezone: str | None = None,
+) -> Schedule:
+    """Move a due time out of the recipient's quiet hours, and say why, in their local time too."""
+    zone = rule.timezone if rule else timezone
+    detail = {"due_at": due.isoformat(), "local_due_at": _local(due, zone), "reasons": [reason]}
+    if rule is None:
+        detail["quiet_hours"] = None if zone else "not applied: no timezone"
+        return Schedule(due, reason, detail)
+    detail["quiet_hours"] = rule.as_json()
+    if critical:
+        detail["reasons"].append("critical: quiet hours bypassed")
+        return Schedule(due, reason, detail)
+    plan = plan_delivery(due, rule.timezone, rule.window, critical=False, key=key,
+                         spread_interval=spread_interval)
+    if plan.reason is None:
+        return Schedule(due, reason, detail)
+    detail["reasons"] += ["quiet_hours", "spread"]
+    detail.update(
+        window_end_at=plan.window_end.isoformat(),
+        local_window_end_at=_local(plan.window_end, zone),
+        spread_seconds=round((plan.deliver_at - plan.window_end).total_seconds(), 3),
+        local_deliver_at=_local(plan.deliver_at, zone),
+    )
+    return Schedule(plan.deliver_at, REASON_QUIET_HOURS, detail)

@@ -17,10 +17,13 @@ class Status(StrEnum):
     DELIVERED = "delivered"  # the provider reported delivery to the device
     FAILED = "failed"  # permanently failed or out of attempts
     CANCELLED = "cancelled"  # the caller cancelled it before it was sent
+    SUPPRESSED = "suppressed"  # never sent: the recipient opted out of the channel, or has no address
 
 
 # target status -> the statuses it may be reached from
 TRANSITIONS: dict[Status, frozenset[Status]] = {
+    # Back from a claim that found the recipient inside quiet hours (a late retry).
+    Status.SCHEDULED: frozenset({Status.SENDING}),
     Status.SENDING: frozenset({Status.SCHEDULED, Status.RETRYING}),
     Status.SENT: frozenset({Status.SENDING}),
     # Retrying is also where the sweeper puts a claim whose lease ran out.
@@ -32,7 +35,9 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 # Waiting for a worker: what the relay publishes, send-now hurries and cancel stops.
 PENDING = frozenset({Status.SCHEDULED, Status.RETRYING})
-TERMINAL = frozenset({Status.DELIVERED, Status.FAILED, Status.CANCELLED})
+TERMINAL = frozenset({Status.DELIVERED, Status.FAILED, Status.CANCELLED, Status.SUPPRESSED})
+# Where a notification starts; `suppressed` is also where it ends.
+INITIAL = frozenset({Status.SCHEDULED, Status.SUPPRESSED})
 
 
 def allowed_sources(target: Status) -> frozenset[Status]:
