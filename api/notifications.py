@@ -10,9 +10,10 @@ from api.auth import requires_api_key
 from api.errors import ApiError, invalid
 from api.responses import notification_detail, notification_summary
 from api.schemas import parse_notification
+from api.creation import create_notification
 from api.services import (
-    ListFilters, cancel_notification, create_notification, decode_cursor, find_notification,
-    history, list_notifications, send_now,
+    ListFilters, cancel_notification, decode_cursor, find_notification, history,
+    list_notifications, send_now,
 )
 from api.validators import parse_iso8601, text_problem
 from common.models import utcnow

@@ -41,6 +41,9 @@ def notification_detail(n: Notification, events: list[NotificationEvent]) -> dic
         }.items()
         if value is not None
     }
+    body["schedule"] = n.schedule_detail
+    body["recipient_id"] = n.recipient_ref
+    body["group_id"] = str(n.group_id) if n.group_id else None
     body["options"] = n.options
     body["timezone"] = n.timezone
     body["sandbox"] = n.sandbox
@@ -69,4 +72,5 @@ def accepted(n: Notification) -> dict:
         "deliver_at": iso(n.deliver_at),
         "schedule_reason": n.schedule_reason,
         "quiet_hours_shifted": n.schedule_reason == "quiet_hours",
+        "schedule": n.schedule_detail,
     }

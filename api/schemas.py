@@ -17,6 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from api.errors import ApiError, invalid
 from api.validators import ADDRESS_PROBLEMS, parse_iso8601, text_problem, timezone_problem
+from common.quiet_hours import QuietHours
 
 # Per-channel content limits. FCM refuses messages over 4 KB; Twilio bodies
 # stop at 1,600 characters; the subject shares the 255-character title column.
@@ -49,6 +50,18 @@ class Content(BaseModel):
     data: dict[Text, Text] | None = None
 
 
+class QuietHoursBody(BaseModel):
+    """A window in the recipient's local time, "22:00" to "08:00"; equal ends mean none."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    start: str
+    end: str
+
+    def window(self) -> QuietHours:
+        return QuietHours.parse(self.start, self.end)
+
+
 class PushOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -61,30 +74,36 @@ class NotificationBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     channel: Literal["push", "email", "sms"]
-    to: Text = Field(min_length=1, max_length=320)  # the recipient column's size
+    # An address, or the caller's id for a recipient stored with PUT /v1/recipients.
+    to: Text | None = Field(default=None, min_length=1, max_length=320)  # the column's size
+    recipient_id: Text | None = Field(default=None, min_length=1, max_length=255)
     content: Content
     priority: Literal["normal", "critical"] = "normal"
     timezone: Text | None = Field(default=None, max_length=64)
     send_at: Text | None = Field(default=None, max_length=64)
     reference: Text | None = Field(default=None, min_length=1, max_length=255)
     options: PushOptions | None = None
+    quiet_hours: QuietHoursBody | None = None
 
 
 @dataclass(frozen=True)
 class NotificationRequest:
-    """A validated request, ready for `api.services.create_notification`."""
+    """A validated request, ready for `api.creation.create_notification`."""
 
     channel: str
-    to: str
+    to: str | None
     title: str | None
     body: str
     html: str | None
     data: dict[str, str] | None
     priority: str
     timezone: str | None
+    # Aware; or naive when it is to be read in the recipient's stored timezone.
     send_at: datetime | None
     reference: str | None
     options: dict | None = None
+    recipient_id: str | None = None
+    quiet_hours: QuietHours | None = None
 
 
 def _field_name(location: tuple) -> str:
@@ -126,6 +145,12 @@ def _given(options: PushOptions | None) -> dict | None:
     return (options.model_dump(exclude_none=True) if options else None) or None
 
 
+def _send_at(body: NotificationBody) -> datetime:
+    """An aware time; naive only when a stored recipient's timezone will read it."""
+    waits_for_recipient = body.timezone is None and body.recipient_id is not None
+    return parse_iso8601(body.send_at, body.timezone, allow_naive=waits_for_recipient)
+
+
 def parse_notification(payload: object) -> NotificationRequest:
     if not isinstance(payload, dict):
         raise ApiError(400, "bad_request", "the request body must be a JSON object",
@@ -136,16 +161,24 @@ def parse_notification(payload: object) -> NotificationRequest:
         raise invalid(_schema_problems(error)) from None
 
     problems: dict[str, str] = {}
-    if problem := ADDRESS_PROBLEMS[body.channel](body.to):
+    if (body.to is None) == (body.recipient_id is None):
+        problems["to"] = "give either `to` (an address) or `recipient_id`, not both"
+    elif body.to is not None and (problem := ADDRESS_PROBLEMS[body.channel](body.to)):
         problems["to"] = problem
     if body.timezone is not None and (problem := timezone_problem(body.timezone)):
         problems["timezone"] = problem
     send_at = None
     if body.send_at is not None and "timezone" not in problems:
         try:
-            send_at = parse_iso8601(body.send_at, body.timezone)
+            send_at = _send_at(body)
         except ValueError as error:
             problems["send_at"] = str(error)
+    quiet_hours = None
+    if body.quiet_hours is not None:
+        try:
+            quiet_hours = body.quiet_hours.window()
+        except ValueError as error:
+            problems["quiet_hours"] = str(error)
     if body.options is not None and body.channel != "push":
         problems["options"] = f"not used by the {body.channel} channel"
     content_problems, too_large = _content_problems(body.channel, body.content)
@@ -168,4 +201,6 @@ def parse_notification(payload: object) -> NotificationRequest:
         send_at=send_at,
         reference=body.reference,
         options=_given(body.options),
+        recipient_id=body.recipient_id,
+        quiet_hours=quiet_hours,
     )

@@ -1,100 +1,21 @@
-"""What the API does, apart from HTTP: create, find, list, cancel, hurry notifications."""
+"""What the API does with existing notifications: find, list, cancel, hurry, receipts."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.exc import IntegrityError
 
 from api.errors import ApiError
-from api.responses import accepted
-from api.schemas import NotificationRequest
 from common import lifecycle
-from common.config import Settings
 from common.db import db
 from common.dispatch import Publication, publish_all
-from common.models import ApiKey, IdempotencyKey, Notification, NotificationEvent
-from common.scheduling import initial_deliver_at, within_horizon
-from common.statuses import Status
-
-
-def request_fingerprint(request: NotificationRequest) -> str:
-    canonical = json.dumps(asdict(request), sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _replay(service: str, key: str, fingerprint: str, now: datetime, ttl) -> dict | None:
-    """The first response for this idempotency key, if it is still live."""
-    record = db.session.get(IdempotencyKey, (service, key))
-    if record is None:
-        return None
-    if record.created_at < now - ttl:
-        db.session.delete(record)
-        db.session.flush()
-        return None
-    if record.request_hash != fingerprint:
-        raise ApiError(409, "idempotency_key_reused",
-                       "this Idempotency-Key was used with a different request",
-                       {"Idempotency-Key": "already used with a different request body"})
-    return record.response
-
-
-def create_notification(
-    api_key: ApiKey, request: NotificationRequest, *, idempotency_key: str | None,
-    config: Settings, now: datetime,
-) -> tuple[dict, bool]:
-    """Persist, commit, then publish. Returns (response body, whether it was a replay)."""
-    fingerprint = request_fingerprint(request)
-    if idempotency_key:
-        replay = _replay(api_key.service, idempotency_key, fingerprint, now, config.idempotency_ttl)
-        if replay is not None:
-            return replay, True
-
-    deliver_at, reason = initial_deliver_at(request.send_at, now)
-    publish_now = within_horizon(deliver_at, now, config.eta_horizon)
-    notification = Notification(
-        id=uuid.uuid4(), service=api_key.service, api_key_id=api_key.id, channel=request.channel,
-        recipient=request.to, title=request.title, body=request.body, html=request.html,
-        data=request.data, options=request.options, priority=request.priority,
-        timezone=request.timezone, sandbox=api_key.kind == "test",
-        reference=request.reference, send_at=request.send_at, deliver_at=deliver_at,
-        schedule_reason=reason, status=Status.SCHEDULED.value, attempts=0,
-        dispatch_token=uuid.uuid4(), enqueued_at=now if publish_now else None,
-        created_at=now, updated_at=now,
-    )
-    db.session.add(notification)
-    lifecycle.record_event(notification, at=now, detail=f"scheduled: {reason}")
-    response = accepted(notification)
-    # Taken before the commit, which expires the row: reading it after would reload it.
-    publication = Publication(notification.id, request.channel, notification.dispatch_token,
-                              deliver_at)
-    if idempotency_key:
-        # The models declare no relationship, so the unit of work orders inserts by
-        # class name and would write the key before the row it references.
-        db.session.flush()
-        db.session.add(IdempotencyKey(service=api_key.service, key=idempotency_key,
-                                      request_hash=fingerprint, notification_id=notification.id,
-                                      response=response, created_at=now))
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # A concurrent request with the same idempotency key won the race.
-        db.session.rollback()
-        replay = _replay(api_key.service, idempotency_key, fingerprint, now, config.idempotency_ttl)
-        if replay is None:
-            raise
-        return replay, True
-
-    if publish_now:
-        publish_all([publication], now)
-    return response, False
+from common.models import Notification, NotificationEvent
 
 
 def record_delivery_receipt(notification_id: str, outcome, *, message_sid: str | None,

@@ -46,16 +46,20 @@ def timezone_problem(name: str) -> str | None:
     return None
 
 
-def parse_iso8601(value: str, zone_name: str | None = None) -> datetime:
+def parse_iso8601(value: str, zone_name: str | None = None, *, allow_naive: bool = False) -> datetime:
     """An aware datetime from ISO 8601; a naive time is read in `zone_name`.
 
-    Raises ValueError with the problem when the value cannot be read.
+    With `allow_naive` and no zone, a naive time is returned as it is, for the
+    caller to read in a timezone it learns later. Raises ValueError with the
+    problem when the value cannot be read.
     """
     try:
         parsed = datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise ValueError("not an ISO 8601 date-time (like 2026-11-21T09:30:00Z)") from None
     if parsed.tzinfo is None and zone_name is None:
+        if allow_naive:
+            return parsed
         raise ValueError("has no UTC offset: add one, or give `timezone`")
     try:
         # Near year 1 or 9999 the UTC instant falls outside what datetime can hold.

@@ -185,3 +185,25 @@ def record_receipt(
         where=(Notification.provider_message_id == provider_message_id,),
         **values,
     )
+
+
+def defer(
+    notification_id: uuid.UUID, token: uuid.UUID, *, deliver_at: datetime, reason: str,
+    detail: dict, enqueue: bool, worker: str, now: datetime,
+) -> Notification | None:
+    """Hand a claim back unsent (quiet hours began): scheduled again, the attempt not counted."""
+    return transition(
+        notification_id,
+        Status.SCHEDULED,
+        now=now,
+        worker=worker,
+        detail=f"deferred: {reason}",
+        where=(Notification.dispatch_token == token,),
+        attempts=Notification.attempts - 1,
+        deliver_at=deliver_at,
+        dispatch_token=uuid.uuid4(),
+        enqueued_at=now if enqueue else None,
+        lease_expires_at=None,
+        schedule_reason=reason,
+        schedule_detail=detail,
+    )

@@ -11,17 +11,19 @@ import logging
 import random
 import time
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from common import topology
 from common.config import settings
 from common.db import db
-from common.lifecycle import claim_for_delivery, mark_failed, mark_retrying, mark_sent
-from common.models import Notification, utcnow
 from common.dispatch import Publication, leave_for_relay, publish_all
-from common.scheduling import retry_delay, within_horizon
+from common.lifecycle import claim_for_delivery, defer, mark_failed, mark_retrying, mark_sent
+from common.models import Notification, utcnow
+from common.quiet_hours import in_quiet_hours
+from common.scheduling import QuietRule, Schedule, retry_delay, schedule_delivery, within_horizon
 from common.statuses import PENDING
 from workers.app import DatabaseTask, app
 from workers.health import report_provider_health
@@ -40,48 +42,73 @@ DATABASE_RETRIES = 10
 DATABASE_RETRY_MAX_DELAY = 30.0
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One claimed delivery attempt, as the worker knows it once the connection is released."""
+
+    request: DeliveryRequest
+    token: uuid.UUID
+    sandbox: bool
+    quiet: QuietRule | None  # None when no window applies, or the notification is critical
+    worker: str
+    # Recording the outcome may wait out a database outage, but not past the lease.
+    record_until: float
+
+    @property
+    def own_claim(self):
+        return (Notification.dispatch_token == self.token,)
+
+
 def deliver(channel: str, notification_id: str, token: str, worker: str) -> str:
     """One delivery attempt; returns what happened, for the task's log line."""
     config = settings()
     nid, tok = uuid.UUID(notification_id), uuid.UUID(token)
-    claimed = claim_for_delivery(nid, tok, worker=worker, now=utcnow(), lease=config.sending_lease)
+    now = utcnow()
+    claimed = claim_for_delivery(nid, tok, worker=worker, now=now, lease=config.sending_lease)
     if claimed is None:
         db.session.rollback()
         return explain_unclaimed(nid, tok)
-    request, sandbox = _request_from(claimed), claimed.sandbox
+    attempt = Attempt(
+        request=_request_from(claimed), token=tok, sandbox=claimed.sandbox,
+        quiet=None if claimed.priority == "critical" else QuietRule.from_json(claimed.quiet_hours),
+        worker=worker,
+        record_until=time.monotonic() + 0.8 * config.sending_lease.total_seconds(),
+    )
+    # A retry, or a backlog, can reach the recipient inside their quiet hours.
+    if attempt.quiet and in_quiet_hours(now, attempt.quiet.timezone, attempt.quiet.window):
+        return _defer_for_quiet_hours(attempt, now)
     db.session.commit()
     db.session.close()  # give the connection back before the slow provider call
-    # Recording the outcome may wait out a database outage, but not past the lease.
-    record_until = time.monotonic() + 0.8 * config.sending_lease.total_seconds()
 
-    outcome = _send_and_record(request, tok, sandbox, worker, record_until)
+    outcome = _send_and_record(attempt)
     vendor = config.provider_of(channel)
-    if not sandbox and vendor != "sandbox":
+    if not attempt.sandbox and vendor != "sandbox":
         report_provider_health(channel, vendor, provider_for(channel, config), utcnow())
     return outcome
 
 
-def _send_and_record(request: DeliveryRequest, tok: uuid.UUID, sandbox: bool, worker: str,
-                     record_until: float) -> str:
-    nid = request.notification_id
+def _send_and_record(attempt: Attempt) -> str:
+    request = attempt.request
     try:
-        receipt = provider_for(request.channel, settings(), sandbox).send(request)
+        receipt = provider_for(request.channel, settings(), attempt.sandbox).send(request)
     except TransientError as error:
-        return _retry_or_fail(request, tok, error.code, error.message, error.retry_after, worker,
-                              record_until)
+        return _retry_or_fail(attempt, error.code, error.message, error.retry_after)
     except PermanentError as error:
         code, message = error.code, error.message
-        _commit_outcome(lambda: mark_failed(nid, error_code=code, error_message=message,
-                                            now=utcnow(), where=(Notification.dispatch_token == tok,),
-                                            worker=worker), record_until)
+        _commit_outcome(lambda: mark_failed(request.notification_id, error_code=code,
+                                            error_message=message, now=utcnow(),
+                                            where=attempt.own_claim, worker=attempt.worker),
+                        attempt.record_until)
         return f"failed: {code}"
     except Exception as error:  # an unexpected bug in a provider must not strand the row
-        log.exception("provider raised unexpectedly for %s", nid)
-        return _retry_or_fail(request, tok, "provider_error", repr(error), None, worker, record_until)
+        log.exception("provider raised unexpectedly for %s", request.notification_id)
+        return _retry_or_fail(attempt, "provider_error", repr(error), None)
 
     sent = _commit_outcome(
-        lambda: mark_sent(nid, tok, provider_message_id=receipt.provider_message_id, worker=worker,
-                          now=utcnow(), segments=receipt.segments) is not None, record_until)
+        lambda: mark_sent(request.notification_id, attempt.token,
+                          provider_message_id=receipt.provider_message_id, worker=attempt.worker,
+                          now=utcnow(), segments=receipt.segments) is not None,
+        attempt.record_until)
     return "sent" if sent else "sent, but another claim had taken the row over"
 
 
@@ -115,31 +142,55 @@ def _request_from(n: Notification) -> DeliveryRequest:
     )
 
 
-def _retry_or_fail(request: DeliveryRequest, token: uuid.UUID, code: str, message: str,
-                   retry_after: float | None, worker: str, record_until: float) -> str:
+def _allowed_time(attempt: Attempt, due: datetime, reason: str) -> Schedule:
+    """`due`, or the end of the recipient's quiet hours (spread) when it falls inside them."""
+    return schedule_delivery(due, reason=reason, rule=attempt.quiet, critical=False,
+                             key=attempt.request.notification_id,
+                             spread_interval=settings().quiet_hours_spread)
+
+
+def _defer_for_quiet_hours(attempt: Attempt, now: datetime) -> str:
+    schedule = _allowed_time(attempt, now, "deferred")
+    enqueue = within_horizon(schedule.deliver_at, now, settings().eta_horizon)
+    deferred = defer(attempt.request.notification_id, attempt.token,
+                     deliver_at=schedule.deliver_at, reason=schedule.reason,
+                     detail=schedule.detail, enqueue=enqueue, worker=attempt.worker, now=now)
+    new_token = deferred.dispatch_token if deferred is not None else None
+    db.session.commit()
+    if new_token is not None and enqueue:
+        publish_all([Publication(attempt.request.notification_id, attempt.request.channel,
+                                 new_token, schedule.deliver_at)], now)
+    return f"deferred to {schedule.deliver_at.isoformat()}: quiet hours"
+
+
+def _retry_or_fail(attempt: Attempt, code: str, message: str, retry_after: float | None) -> str:
     config = settings()
+    request = attempt.request
     now = utcnow()
-    own_claim = (Notification.dispatch_token == token,)
     if request.attempt >= config.max_attempts:
         _commit_outcome(lambda: mark_failed(
-            request.notification_id, error_code=code, now=utcnow(), where=own_claim, worker=worker,
-            error_message=f"gave up after {request.attempt} attempts: {message}"), record_until)
+            request.notification_id, error_code=code, now=utcnow(), where=attempt.own_claim,
+            worker=attempt.worker,
+            error_message=f"gave up after {request.attempt} attempts: {message}"),
+            attempt.record_until)
         return f"failed: {code} (attempts exhausted)"
     delay = retry_delay(request.attempt, base=config.retry_base_delay, cap=config.retry_max_delay,
                         jitter=random.random(), retry_after=retry_after)
-    deliver_at = now + timedelta(seconds=delay)
+    # The next attempt also keeps out of the recipient's quiet hours.
+    deliver_at = _allowed_time(attempt, now + timedelta(seconds=delay), "retry").deliver_at
     enqueue = within_horizon(deliver_at, now, config.eta_horizon)
 
     def write_retrying():
         retried = mark_retrying(request.notification_id, error_code=code, error_message=message,
-                                deliver_at=deliver_at, enqueue=enqueue, now=now, where=own_claim,
-                                worker=worker)
+                                deliver_at=deliver_at, enqueue=enqueue, now=now,
+                                where=attempt.own_claim, worker=attempt.worker)
         return retried.dispatch_token if retried is not None else None
 
-    new_token = _commit_outcome(write_retrying, record_until)
+    new_token = _commit_outcome(write_retrying, attempt.record_until)
     if new_token is not None and enqueue:
-        publish_all([Publication(request.notification_id, request.channel, new_token, deliver_at)], now)
-    return f"retrying in {delay:.1f}s: {code}"
+        publish_all([Publication(request.notification_id, request.channel, new_token, deliver_at)],
+                    now)
+    return f"retrying in {(deliver_at - now).total_seconds():.1f}s: {code}"
 
 
 def explain_unclaimed(nid: uuid.UUID, token: uuid.UUID) -> str:

@@ -1,0 +1,136 @@
+"""Creating notifications: idempotency, the plan written in one transaction, publishing after it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import asdict
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+
+from api.errors import ApiError
+from api.planning import SUPPRESSION_MESSAGES, Plan, plan_request
+from api.responses import accepted
+from api.schemas import NotificationRequest
+from common import lifecycle
+from common.config import Settings
+from common.db import db
+from common.dispatch import Publication, publish_all
+from common.models import ApiKey, IdempotencyKey, Notification, NotificationGroup
+from common.scheduling import within_horizon
+from common.statuses import Status
+
+
+def request_fingerprint(request: NotificationRequest, key_kind: str) -> str:
+    """The request as an idempotency key remembers it; a test key's never matches a live one's."""
+    canonical = json.dumps({"key_kind": key_kind, **asdict(request)}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(service: str, key: str, fingerprint: str, now: datetime, ttl) -> dict | None:
+    """The first response for this idempotency key, if it is still live."""
+    record = db.session.get(IdempotencyKey, (service, key))
+    if record is None:
+        return None
+    if record.created_at < now - ttl:
+        db.session.delete(record)
+        db.session.flush()
+        return None
+    if record.request_hash != fingerprint:
+        raise ApiError(409, "idempotency_key_reused",
+                       "this Idempotency-Key was used with a different request",
+                       {"Idempotency-Key": "already used with a different request body"})
+    return record.response
+
+
+def add_planned(api_key: ApiKey, plan: Plan, config: Settings, now: datetime, *,
+                group: NotificationGroup | None = None,
+                reminder_offset: int | None = None) -> tuple[list[Notification], list[Publication]]:
+    """Add the plan's notifications (and their first events) to the session, uncommitted."""
+    request = plan.request
+    rows, publications = [], []
+    for planned in plan.notifications:
+        schedule = planned.schedule
+        publish = planned.status is Status.SCHEDULED and within_horizon(
+            schedule.deliver_at, now, config.eta_horizon)
+        row = Notification(
+            id=planned.id, service=api_key.service, api_key_id=api_key.id,
+            channel=request.channel, recipient=planned.to, recipient_ref=request.recipient_id,
+            title=request.title, body=request.body, html=request.html, data=request.data,
+            options=request.options, priority=request.priority, timezone=plan.timezone,
+            sandbox=api_key.kind == "test", reference=request.reference,
+            group_id=group.id if group else None, reminder_offset=reminder_offset,
+            send_at=plan.send_at, deliver_at=schedule.deliver_at,
+            schedule_reason=schedule.reason, schedule_detail=schedule.detail,
+            quiet_hours=plan.rule.as_json() if plan.rule else None,
+            status=planned.status.value, attempts=0, dispatch_token=uuid.uuid4(),
+            enqueued_at=now if publish else None, created_at=now, updated_at=now,
+            error_code=planned.suppressed_because,
+            error_message=SUPPRESSION_MESSAGES.get(planned.suppressed_because),
+        )
+        db.session.add(row)
+        lifecycle.record_event(row, at=now, detail=_event_detail(planned.status, schedule))
+        rows.append(row)
+        if publish:
+            publications.append(Publication(row.id, row.channel, row.dispatch_token,
+                                            schedule.deliver_at))
+    return rows, publications
+
+
+def _event_detail(status: Status, schedule) -> str:
+    if status is Status.SUPPRESSED:
+        return "suppressed"
+    detail = schedule.detail
+    if schedule.reason == "quiet_hours":
+        window = detail["quiet_hours"]
+        return (f"scheduled: quiet hours {window['start']}-{window['end']} ({window['source']}, "
+                f"{window['timezone']}); released {detail['local_window_end_at']} "
+                f"+{detail['spread_seconds']:.0f}s spread")
+    return f"scheduled: {schedule.reason}"
+
+
+def create_notification(
+    api_key: ApiKey, request: NotificationRequest, *, idempotency_key: str | None,
+    config: Settings, now: datetime,
+) -> tuple[dict, bool]:
+    """Persist, commit, then publish. Returns (response body, whether it was a replay)."""
+    fingerprint = request_fingerprint(request, api_key.kind)
+    if idempotency_key:
+        replay = _replay(api_key.service, idempotency_key, fingerprint, now, config.idempotency_ttl)
+        if replay is not None:
+            return replay, True
+
+    plan = plan_request(api_key.service, request, config, now)
+    group = None
+    if len(plan.notifications) > 1:  # a push to each of the recipient's devices
+        group = NotificationGroup(service=api_key.service, kind="devices",
+                                  reference=request.reference, created_at=now, updated_at=now)
+        db.session.add(group)
+        db.session.flush()
+    rows, publications = add_planned(api_key, plan, config, now, group=group)
+    if request.recipient_id is None:
+        response = accepted(rows[0])
+    else:
+        response = {"group_id": str(group.id) if group else None,
+                    "notifications": [accepted(row) for row in rows]}
+    if idempotency_key:
+        # The models declare no relationship, so the unit of work orders inserts by
+        # class name and would write the key before the rows it references.
+        db.session.flush()
+        db.session.add(IdempotencyKey(service=api_key.service, key=idempotency_key,
+                                      request_hash=fingerprint, notification_id=rows[0].id,
+                                      response=response, created_at=now))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # A concurrent request with the same idempotency key won the race.
+        db.session.rollback()
+        replay = _replay(api_key.service, idempotency_key, fingerprint, now, config.idempotency_ttl)
+        if replay is None:
+            raise
+        return replay, True
+
+    publish_all(publications, now)
+    return response, False

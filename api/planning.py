@@ -1,0 +1,106 @@
+"""What a notification request makes, before anything is written.
+
+The addresses (a stored recipient's devices, email or phone), the timezone,
+the quiet hours in force and the schedule of each notification. Creating a
+notification persists this plan; the preview only shows it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from api.errors import invalid
+from api.schemas import NotificationRequest
+from common.config import Settings
+from common.db import db
+from common.localtime import localize
+from common.models import Recipient
+from common.quiet_hours import QuietHours
+from common.scheduling import QuietRule, Schedule, initial_deliver_at, quiet_rule, schedule_delivery
+from common.statuses import Status
+
+# Why a notification is created `suppressed`, never to be sent.
+OPTED_OUT = "recipient_opted_out"
+NO_ADDRESS = "recipient_has_no_address"
+SUPPRESSION_MESSAGES = {
+    OPTED_OUT: "the recipient opted out of this channel",
+    NO_ADDRESS: "the recipient has no address for this channel",
+}
+
+
+@dataclass(frozen=True)
+class PlannedNotification:
+    id: uuid.UUID
+    to: str
+    status: Status  # scheduled, or suppressed with `suppressed_because`
+    schedule: Schedule
+    suppressed_because: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    request: NotificationRequest
+    recipient: Recipient | None
+    timezone: str | None
+    send_at: datetime | None  # aware
+    rule: QuietRule | None
+    notifications: list[PlannedNotification]
+
+
+def find_recipient(service: str, external_id: str) -> Recipient | None:
+    return db.session.execute(
+        select(Recipient).where(Recipient.service == service, Recipient.external_id == external_id)
+    ).scalar_one_or_none()
+
+
+def stored_window(stored: dict | None) -> QuietHours | None:
+    return QuietHours.parse(stored["start"], stored["end"]) if stored else None
+
+
+def _addresses(channel: str, recipient: Recipient) -> list[str]:
+    if channel == "push":
+        return list(recipient.push_tokens or [])
+    address = recipient.email if channel == "email" else recipient.phone
+    return [address] if address else []
+
+
+def plan_request(service: str, request: NotificationRequest, config: Settings,
+                 now: datetime) -> Plan:
+    recipient = None
+    if request.recipient_id is not None:
+        recipient = find_recipient(service, request.recipient_id)
+        if recipient is None:
+            raise invalid({"recipient_id": "no recipient with this id: create it with "
+                                           "PUT /v1/recipients/{id}"})
+    timezone = request.timezone or (recipient.timezone if recipient else None)
+    send_at = request.send_at
+    if send_at is not None and send_at.tzinfo is None:
+        if timezone is None:
+            raise invalid({"send_at": "has no UTC offset, and neither the request nor the "
+                                      "recipient has a timezone"})
+        send_at = localize(send_at, timezone)
+    rule = quiet_rule(timezone, requested=request.quiet_hours,
+                      recipient=stored_window(recipient.quiet_hours) if recipient else None,
+                      service=config.quiet_hours)
+    due, reason = initial_deliver_at(send_at, now)
+
+    def planned(to: str, suppressed_because: str | None = None) -> PlannedNotification:
+        nid = uuid.uuid4()
+        schedule = schedule_delivery(due, reason=reason, rule=rule,
+                                     critical=request.priority == "critical", key=nid,
+                                     spread_interval=config.quiet_hours_spread, timezone=timezone)
+        status = Status.SUPPRESSED if suppressed_because else Status.SCHEDULED
+        return PlannedNotification(nid, to, status, schedule, suppressed_because)
+
+    if recipient is None:
+        notifications = [planned(request.to)]
+    elif request.channel in (recipient.opted_out or []):
+        notifications = [planned(next(iter(_addresses(request.channel, recipient)), ""), OPTED_OUT)]
+    else:
+        addresses = _addresses(request.channel, recipient)
+        notifications = [planned(a) for a in addresses] or [planned("", NO_ADDRESS)]
+    return Plan(request, recipient, timezone, send_at, rule, notifications)
