@@ -8,9 +8,10 @@ from werkzeug.exceptions import BadRequest
 
 from api.auth import requires_api_key
 from api.errors import ApiError, invalid
-from api.responses import notification_detail, notification_summary
+from api.responses import notification_detail, notification_summary, preview_of
 from api.schemas import parse_notification
 from api.creation import create_notification
+from api.planning import plan_request
 from api.services import (
     ListFilters, cancel_notification, decode_cursor, find_notification, history,
     list_notifications, send_now,
@@ -56,10 +57,20 @@ def create():
     )
     response = jsonify(body)
     response.status_code = 202
-    response.headers["Location"] = f"/v1/notifications/{body['id']}"
+    if "id" in body:  # one notification; a recipient's devices answer with a group
+        response.headers["Location"] = f"/v1/notifications/{body['id']}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+@bp.post("/preview")
+@requires_api_key
+def preview():
+    """When a notification would go out, and why, without writing anything."""
+    config = current_app.config["HERALD_SETTINGS"]
+    plan = plan_request(g.api_key.service, parse_notification(json_body()), config, utcnow())
+    return jsonify(preview_of(plan))
 
 
 @bp.get("/<notification_id>")

@@ -74,3 +74,24 @@ def accepted(n: Notification) -> dict:
         "quiet_hours_shifted": n.schedule_reason == "quiet_hours",
         "schedule": n.schedule_detail,
     }
+
+
+def preview_of(plan) -> dict:
+    """What POST /v1/notifications would make of a request, as a preview shows it."""
+    return {
+        "timezone": plan.timezone,
+        "send_at": iso(plan.send_at),
+        "quiet_hours": plan.rule.as_json() if plan.rule else None,
+        "notifications": [
+            {
+                "to": planned.to,
+                "status": planned.status.value,
+                "suppressed_because": planned.suppressed_because,
+                "deliver_at": iso(planned.schedule.deliver_at),
+                "schedule_reason": planned.schedule.reason,
+                "quiet_hours_shifted": planned.schedule.reason == "quiet_hours",
+                "schedule": planned.schedule.detail,
+            }
+            for planned in plan.notifications
+        ],
+    }

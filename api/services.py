@@ -25,7 +25,8 @@ def record_delivery_receipt(notification_id: str, outcome, *, message_sid: str |
         nid = uuid.UUID(notification_id)
     except ValueError:
         raise ApiError(404, "not_found", "no such notification") from None
-    if outcome is not None:
+    # Without a MessageSid a receipt cannot be matched to the message Herald sent.
+    if outcome is not None and message_sid:
         target, error_code = outcome
         lifecycle.record_receipt(nid, target, provider_message_id=message_sid,
                                  error_code=error_code, now=now,

@@ -2,7 +2,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from common.scheduling import initial_deliver_at, retry_delay, within_horizon
+from common.quiet_hours import QuietHours
+from common.scheduling import (QuietRule, initial_deliver_at, quiet_rule, retry_delay,
+                               schedule_delivery, within_horizon)
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 
@@ -39,3 +41,56 @@ def test_backoff_is_capped():
 def test_retry_after_is_honoured_up_to_the_cap():
     assert retry_delay(1, base=5, cap=300, jitter=0.0, retry_after=42) == 42
     assert retry_delay(1, base=5, cap=300, jitter=0.0, retry_after=10_000) == 300
+
+
+# Quiet hours in the schedule.
+
+NIGHT = QuietHours.parse("22:00", "08:00")
+EVENING = QuietHours.parse("20:00", "07:00")
+NONE = QuietHours.parse("00:00", "00:00")
+NEW_YORK = "America/New_York"
+
+
+def test_the_request_window_beats_the_recipient_and_the_service():
+    rule = quiet_rule(NEW_YORK, requested=EVENING, recipient=NIGHT, service=NIGHT)
+    assert (rule.window, rule.source) == (EVENING, "request")
+
+
+def test_the_recipient_window_beats_the_service():
+    rule = quiet_rule(NEW_YORK, requested=None, recipient=EVENING, service=NIGHT)
+    assert (rule.window, rule.source) == (EVENING, "recipient")
+
+
+def test_an_empty_window_switches_quiet_hours_off_at_its_rank():
+    assert quiet_rule(NEW_YORK, requested=NONE, recipient=EVENING, service=NIGHT) is None
+
+
+def test_no_timezone_no_quiet_hours():
+    assert quiet_rule(None, requested=EVENING, recipient=None, service=NIGHT) is None
+
+
+def test_a_rule_survives_the_round_trip_through_the_row():
+    rule = QuietRule(NEW_YORK, EVENING, "recipient")
+    assert QuietRule.from_json(rule.as_json()) == rule
+
+
+def test_a_due_time_inside_the_window_moves_to_its_end_and_says_why():
+    due = datetime(2030, 11, 21, 4, 0, tzinfo=timezone.utc)  # 23:00 in New York
+    rule = QuietRule(NEW_YORK, NIGHT, "service")
+
+    schedule = schedule_delivery(due, reason="immediate", rule=rule, critical=False, key="n-1",
+                                 spread_interval=timedelta(minutes=10))
+
+    window_end = datetime(2030, 11, 21, 13, 0, tzinfo=timezone.utc)  # 08:00 in New York
+    assert window_end <= schedule.deliver_at < window_end + timedelta(minutes=10)
+    assert schedule.reason == "quiet_hours"
+    assert schedule.detail["local_window_end_at"] == "2030-11-21T08:00:00-05:00"
+    assert schedule.detail["spread_seconds"] == round(
+        (schedule.deliver_at - window_end).total_seconds(), 3)
+
+
+def test_critical_keeps_its_time():
+    due = datetime(2030, 11, 21, 4, 0, tzinfo=timezone.utc)
+    schedule = schedule_delivery(due, reason="send_at", rule=QuietRule(NEW_YORK, NIGHT, "service"),
+                                 critical=True, key="n-1", spread_interval=timedelta(minutes=10))
+    assert (schedule.deliver_at, schedule.reason) == (due, "send_at")
