@@ -148,8 +148,9 @@ def mark_failed(
     )
 
 
-def cancel(notification_id: uuid.UUID, *, now: datetime) -> Notification | None:
-    return transition(notification_id, Status.CANCELLED, now=now, detail="cancelled by caller")
+def cancel(notification_id: uuid.UUID, *, now: datetime,
+           detail: str = "cancelled by caller") -> Notification | None:
+    return transition(notification_id, Status.CANCELLED, now=now, detail=detail)
 
 
 def hurry(notification_id: uuid.UUID, *, now: datetime) -> Notification | None:
@@ -168,6 +169,32 @@ def hurry(notification_id: uuid.UUID, *, now: datetime) -> Notification | None:
     notification = db.session.execute(statement).scalar_one_or_none()
     if notification is not None:
         record_event(notification, at=now, detail="send-now requested")
+    return notification
+
+
+def reschedule(
+    notification_id: uuid.UUID, *, send_at: datetime, deliver_at: datetime, reason: str,
+    detail: dict, quiet_hours: dict | None, timezone: str | None, enqueue: bool, now: datetime,
+    note: str,
+) -> Notification | None:
+    """Give a pending notification a new time under a fresh token (its event moved).
+
+    The new token makes any task already in the broker stale; `enqueue` says it
+    is published now, otherwise the relay publishes it when it comes due. Not a
+    status change, so it bypasses `transition`, but it is recorded.
+    """
+    statement = (
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.status.in_(list(PENDING)))
+        .values(send_at=send_at, deliver_at=deliver_at, schedule_reason=reason,
+                schedule_detail=detail, quiet_hours=quiet_hours, timezone=timezone,
+                dispatch_token=uuid.uuid4(), enqueued_at=now if enqueue else None, updated_at=now)
+        .returning(Notification)
+        .execution_options(**_RETURN_FRESH_ROW)
+    )
+    notification = db.session.execute(statement).scalar_one_or_none()
+    if notification is not None:
+        record_event(notification, at=now, detail=note)
     return notification
 
 
