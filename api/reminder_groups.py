@@ -1,0 +1,420 @@
+"""Event-relative reminders: several notifications timed before one event, kept as one group.
+
+The request (POST /v1/reminders):
+
+    {"event_at": "2030-05-01T18:00:00+02:00",
+     "remind_before": ["24h", "2h", "1h"],
+     "notification": {<the body of POST /v1/notifications, without send_at>},
+     "reference": "booking-42"}
+
+Decisions:
+- `event_at` is ISO 8601 with an offset; a naive time is read in
+  `notification.timezone`, or else in the stored recipient's timezone
+  (`notification.recipient_id`). It must be in the future, on creation and on
+  reschedule: for an event that is over, cancel the reminders instead.
+- `remind_before` holds 1 to 10 distinct durations: a string of whole numbers
+  with units in the order d, h, m, s ("90s", "15m", "2h", "1d", "1h30m"), or a
+  JSON integer of seconds; from 0 (at the event) to 365 days. Two spellings of
+  one duration ("1d", "24h") are duplicates. Responses name each reminder in one
+  canonical form: whole hours as hours ("1d" reads "24h"), else whole minutes
+  ("90m"), else seconds ("45s").
+- Each reminder is planned exactly as POST /v1/notifications would plan the
+  notification with `send_at = event_at - remind_before` (recipient resolution,
+  quiet hours, one notification per device of a stored recipient: an offset can
+  have several members). A reminder whose time is not in the future is skipped
+  and reported, not created. The top-level `reference` names the group and is
+  given to the notifications whose body has none.
+- The group stores the event, the offsets (negative seconds, earliest first) and
+  the notification body as its template; each member stores its offset.
+- Cancel cancels every pending member (sent, failed, ... ones stay as they are)
+  and withdraws the offsets that were never created, so no later reschedule can
+  bring a cancelled group back. Cancelling again changes nothing and answers 200.
+- Reschedule re-plans each pending member for the new event with the quiet hours
+  in force now, under a fresh dispatch token (tasks already in the broker become
+  stale); a member whose new time is past is cancelled and reported as skipped.
+  An offset with no member at all (skipped because it was past) is created when
+  its new time is in the future; an offset that has members, even cancelled
+  ones, is never created again: a cancelled reminder stays cancelled. Members
+  created by a reschedule belong to the API key that asked for it.
+- No Idempotency-Key: a request that carries one is refused (422) rather than
+  being silently not deduplicated.
+- Every write is one transaction; publishing to the broker follows the commit.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone as tz
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+
+from api.creation import add_planned
+from api.errors import ApiError, invalid
+from api.planning import Plan, plan_request
+from api.responses import iso
+from api.schemas import NotificationRequest, Text, _schema_problems, parse_notification
+from api.validators import parse_iso8601
+from common import lifecycle
+from common.config import Settings
+from common.db import db
+from common.dispatch import Publication, publish_all
+from common.localtime import localize
+from common.models import ApiKey, Notification, NotificationGroup
+from common.scheduling import schedule_delivery, within_horizon
+from common.statuses import PENDING
+
+MAX_REMINDERS = 10
+MAX_REMIND_BEFORE = 365 * 24 * 3600
+_DURATION = re.compile(r"(?:([0-9]{1,9})d)?(?:([0-9]{1,9})h)?(?:([0-9]{1,9})m)?(?:([0-9]{1,9})s)?")
+_DURATION_HELP = 'a duration like "15m", "2h", "1d", "90s" or "1h30m", or whole seconds'
+IN_THE_PAST = "in the past"
+UTC = tz.utc
+
+
+# --- the request -------------------------------------------------------------------------------
+
+class ReminderBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    event_at: Text = Field(max_length=64)
+    remind_before: list[Any] = Field(min_length=1, max_length=MAX_REMINDERS)
+    notification: dict[str, Any]
+    reference: Text | None = Field(default=None, min_length=1, max_length=255)
+
+
+class RescheduleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    event_at: Text = Field(max_length=64)
+
+
+@dataclass(frozen=True)
+class ReminderRequest:
+    # Aware; naive only when the stored recipient's timezone is to read it.
+    event_at: datetime
+    remind_before: list[int]  # seconds, distinct, largest (earliest reminder) first
+    notification: NotificationRequest
+    template: dict  # the notification body as given, to plan members again later
+    reference: str | None
+
+
+def duration_seconds(value: object) -> int:
+    """Seconds in a `remind_before` item; raises ValueError with the problem."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"must be {_DURATION_HELP}")
+    if isinstance(value, int):
+        seconds = value
+    else:
+        match = _DURATION.fullmatch(value)
+        if match is None or not any(match.groups()):
+            raise ValueError(f"must be {_DURATION_HELP}")
+        days, hours, minutes, secs = (int(part or 0) for part in match.groups())
+        seconds = ((days * 24 + hours) * 60 + minutes) * 60 + secs
+    if not 0 <= seconds <= MAX_REMIND_BEFORE:
+        raise ValueError("must be from 0 seconds to 365 days")
+    return seconds
+
+
+def describe(seconds: int) -> str:
+    """The canonical name of a duration: "24h", "90m", "45s"."""
+    if seconds and seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds and seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+def _not_an_object(name: str) -> ApiError:
+    return ApiError(400, "bad_request", "the request body must be a JSON object",
+                    {name: "must be a JSON object"})
+
+
+def _nested(error: ApiError, prefix: str) -> ApiError:
+    """The same error with its fields named inside `prefix` ("to" -> "notification.to")."""
+    fields = {(prefix if name == "body" else f"{prefix}.{name}"): problem
+              for name, problem in error.fields.items()}
+    return invalid(fields, status=error.status, code=error.code) if fields else error
+
+
+def _parse_event_at(value: str, zone: str | None, *, naive_ok: bool) -> datetime:
+    moment = parse_iso8601(value, zone, allow_naive=True)
+    if moment.tzinfo is None and not naive_ok:
+        raise ValueError("has no UTC offset: add one, or give notification.timezone")
+    return moment
+
+
+def parse_reminders(payload: object) -> ReminderRequest:
+    if not isinstance(payload, dict):
+        raise _not_an_object("body")
+    try:
+        body = ReminderBody.model_validate(payload)
+    except ValidationError as error:
+        raise invalid(_schema_problems(error)) from None
+
+    problems: dict[str, str] = {}
+    seen: dict[int, int] = {}
+    for index, value in enumerate(body.remind_before):
+        name = f"remind_before.{index}"
+        try:
+            seconds = duration_seconds(value)
+        except ValueError as error:
+            problems[name] = str(error)
+            continue
+        if seconds in seen:
+            problems[name] = f"the same time as remind_before.{seen[seconds]}"
+        else:
+            seen[seconds] = index
+
+    notification, too_large = None, None
+    if "send_at" in body.notification:
+        problems["notification.send_at"] = "not used: reminders are timed by event_at and remind_before"
+    else:
+        try:
+            notification = parse_notification(body.notification)
+        except ApiError as error:
+            if error.status == 422:
+                problems.update(_nested(error, "notification").fields)
+            else:
+                too_large = _nested(error, "notification")
+
+    zone = notification.timezone if notification else None
+    # Without a parsed notification the timezone is unknown: its own problem is reported.
+    naive_ok = notification is None or (zone is None and notification.recipient_id is not None)
+    event_at = None
+    try:
+        event_at = _parse_event_at(body.event_at, zone, naive_ok=naive_ok)
+    except ValueError as error:
+        problems["event_at"] = str(error)
+    if problems:
+        raise invalid(problems)
+    if too_large is not None:
+        raise too_large
+    return ReminderRequest(event_at=event_at, remind_before=sorted(seen, reverse=True),
+                           notification=notification, template=body.notification,
+                           reference=body.reference)
+
+
+def parse_reschedule(payload: object) -> datetime:
+    """The new event time: aware, or naive to be read in the group's timezone."""
+    if not isinstance(payload, dict):
+        raise _not_an_object("body")
+    try:
+        body = RescheduleBody.model_validate(payload)
+    except ValidationError as error:
+        raise invalid(_schema_problems(error)) from None
+    try:
+        return parse_iso8601(body.event_at, allow_naive=True)
+    except ValueError as error:
+        raise invalid({"event_at": str(error)}) from None
+
+
+# --- planning ----------------------------------------------------------------------------------
+
+def _plan(service: str, request: NotificationRequest, config: Settings, now: datetime) -> Plan:
+    try:
+        return plan_request(service, request, config, now)
+    except ApiError as error:
+        raise _nested(error, "notification") from None
+
+
+def _event_instant(event_at: datetime, timezone: str | None, now: datetime) -> datetime:
+    """The event as an aware instant, which must be in the future."""
+    if event_at.tzinfo is None:
+        if timezone is None:
+            raise invalid({"event_at": "has no UTC offset, and neither notification.timezone nor "
+                                       "the recipient has a timezone"})
+        try:
+            event_at = localize(event_at, timezone)
+        except OverflowError:
+            raise invalid({"event_at": "out of range once converted to UTC"}) from None
+    event_at = event_at.astimezone(UTC)
+    if event_at <= now:
+        raise invalid({"event_at": "must be in the future (to stop reminders for an event that "
+                                   "is over, cancel them)"})
+    return event_at
+
+
+def _with_group_reference(request: NotificationRequest, reference: str | None) -> NotificationRequest:
+    return replace(request, reference=request.reference or reference)
+
+
+def _skipped(seconds: int, at: datetime, member: Notification | None = None) -> dict:
+    entry = {"remind_before": describe(seconds), "send_at": iso(at), "reason": IN_THE_PAST}
+    if member is not None:
+        entry.update(id=str(member.id), status=member.status)
+    return entry
+
+
+def _add_reminder(api_key: ApiKey, group: NotificationGroup, request: NotificationRequest,
+                  seconds: int, at: datetime, config: Settings,
+                  now: datetime) -> list[Publication]:
+    plan = _plan(api_key.service, replace(request, send_at=at), config, now)
+    _rows, publications = add_planned(api_key, plan, config, now, group=group,
+                                      reminder_offset=-seconds)
+    return publications
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+def members_of(group: NotificationGroup) -> list[Notification]:
+    """Earliest reminder first; a recipient's devices together."""
+    return list(db.session.execute(
+        select(Notification).where(Notification.group_id == group.id)
+        .order_by(Notification.reminder_offset, Notification.deliver_at, Notification.id)
+    ).scalars())
+
+
+def find_group(service: str, group_id: str, *, for_update: bool = False) -> NotificationGroup:
+    try:
+        gid = uuid.UUID(group_id)
+    except ValueError:
+        raise ApiError(404, "not_found", "no such reminder group") from None
+    query = select(NotificationGroup).where(NotificationGroup.id == gid,
+                                            NotificationGroup.service == service,
+                                            NotificationGroup.kind == "reminders")
+    if for_update:  # cancel and reschedule of one group take turns
+        query = query.with_for_update()
+    group = db.session.execute(query).scalar_one_or_none()
+    if group is None:
+        raise ApiError(404, "not_found", "no such reminder group")
+    return group
+
+
+def member_view(n: Notification) -> dict:
+    return {
+        "remind_before": describe(-n.reminder_offset),
+        "id": str(n.id),
+        "to": n.recipient,
+        "status": n.status,
+        "send_at": iso(n.send_at),
+        "deliver_at": iso(n.deliver_at),
+        "schedule_reason": n.schedule_reason,
+        "quiet_hours_shifted": n.schedule_reason == "quiet_hours",
+    }
+
+
+def group_view(group: NotificationGroup, members: list[Notification],
+               skipped: list[dict] | None = None) -> dict:
+    """The group; `skipped` defaults to its offsets that have no member (they were past)."""
+    if skipped is None:
+        with_members = {m.reminder_offset for m in members}
+        skipped = [_skipped(-offset, group.event_at + timedelta(seconds=offset))
+                   for offset in group.offsets if offset not in with_members]
+    return {
+        "group_id": str(group.id),
+        "reference": group.reference,
+        "event_at": iso(group.event_at),
+        "remind_before": [describe(-offset) for offset in group.offsets],
+        "reminders": [member_view(m) for m in members],
+        "skipped": skipped,
+        "created_at": iso(group.created_at),
+        "updated_at": iso(group.updated_at),
+    }
+
+
+def show_reminders(service: str, group_id: str) -> dict:
+    group = find_group(service, group_id)
+    return group_view(group, members_of(group))
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+def create_reminders(api_key: ApiKey, request: ReminderRequest, *, config: Settings,
+                     now: datetime) -> dict:
+    """Plan every reminder, write the group and its members in one commit, then publish."""
+    notification = _with_group_reference(request.notification, request.reference)
+    timezone = _plan(api_key.service, replace(notification, send_at=None), config, now).timezone
+    event_at = _event_instant(request.event_at, timezone, now)
+
+    group = NotificationGroup(
+        id=uuid.uuid4(), service=api_key.service, kind="reminders", reference=request.reference,
+        event_at=event_at, offsets=[-seconds for seconds in request.remind_before],
+        template=request.template, created_at=now, updated_at=now,
+    )
+    db.session.add(group)
+    db.session.flush()  # no relationship is declared: the group's row must exist first
+    publications, skipped = [], []
+    for seconds in request.remind_before:
+        at = event_at - timedelta(seconds=seconds)
+        if at <= now:
+            skipped.append(_skipped(seconds, at))
+            continue
+        publications += _add_reminder(api_key, group, notification, seconds, at, config, now)
+    db.session.commit()
+    publish_all(publications, now)
+    return group_view(group, members_of(group), skipped)
+
+
+def cancel_reminders(service: str, group_id: str, now: datetime) -> dict:
+    group = find_group(service, group_id, for_update=True)
+    members = members_of(group)
+    cancelled = sum(
+        lifecycle.cancel(m.id, now=now, detail="cancelled with its reminder group") is not None
+        for m in members if m.status in PENDING
+    )
+    # Offsets never created are withdrawn, so a later reschedule creates nothing.
+    with_members = {m.reminder_offset for m in members}
+    group.offsets = [offset for offset in group.offsets if offset in with_members]
+    group.updated_at = now
+    db.session.commit()
+    return {**group_view(group, members_of(group)), "cancelled": cancelled}
+
+
+def reschedule_reminders(api_key: ApiKey, group_id: str, new_event_at: datetime, *,
+                         config: Settings, now: datetime) -> dict:
+    """Move the pending members with the event; cancel those now past; create those now due."""
+    group = find_group(api_key.service, group_id, for_update=True)
+    notification = _with_group_reference(parse_notification(group.template), group.reference)
+    base = _plan(api_key.service, replace(notification, send_at=None), config, now)
+    event_at = _event_instant(new_event_at, base.timezone, now)
+    quiet_hours = base.rule.as_json() if base.rule else None
+
+    members = members_of(group)
+    publications, skipped = [], []
+    for member in members:
+        if member.status not in PENDING:
+            continue
+        seconds = -member.reminder_offset
+        at = event_at - timedelta(seconds=seconds)
+        if at <= now:
+            detail = f"cancelled: reminder time {iso(at)} is past, the event moved to {iso(event_at)}"
+            if (cancelled := lifecycle.cancel(member.id, now=now, detail=detail)) is not None:
+                skipped.append(_skipped(seconds, at, cancelled))
+            continue
+        schedule = schedule_delivery(at, reason="send_at", rule=base.rule,
+                                     critical=member.priority == "critical", key=member.id,
+                                     spread_interval=config.quiet_hours_spread,
+                                     timezone=base.timezone)
+        enqueue = within_horizon(schedule.deliver_at, now, config.eta_horizon)
+        note = f"rescheduled: the event moved to {iso(event_at)}, due {iso(at)}"
+        if schedule.reason == "quiet_hours":
+            note += f", quiet hours: released {schedule.detail['local_deliver_at']}"
+        moved = lifecycle.reschedule(
+            member.id, send_at=at, deliver_at=schedule.deliver_at, reason=schedule.reason,
+            detail=schedule.detail, quiet_hours=quiet_hours, timezone=base.timezone,
+            enqueue=enqueue, now=now, note=note,
+        )
+        if moved is not None and enqueue:
+            publications.append(Publication(moved.id, moved.channel, moved.dispatch_token,
+                                            moved.deliver_at))
+
+    with_members = {m.reminder_offset for m in members}
+    for offset in group.offsets:
+        if offset in with_members:
+            continue
+        at = event_at + timedelta(seconds=offset)
+        if at <= now:
+            skipped.append(_skipped(-offset, at))
+            continue
+        publications += _add_reminder(api_key, group, notification, -offset, at, config, now)
+
+    group.event_at = event_at
+    group.updated_at = now
+    db.session.commit()
+    publish_all(publications, now)
+    skipped.sort(key=lambda entry: datetime.fromisoformat(entry["send_at"]))
+    return group_view(group, members_of(group), skipped)
