@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.processes import start_worker
+from tests.support.processes import start_worker, stop_all
 
 
 @pytest.fixture(scope="module")
@@ -21,5 +21,4 @@ def pools(app, log_dir):
             started[channel] = start_worker(channel, log_dir, concurrency=2)
         yield started
     finally:
-        for worker in started.values():
-            worker.stop()
+        stop_all(started.values())

@@ -7,14 +7,13 @@ the two configurations never meet.
 
 from __future__ import annotations
 
-import subprocess
 from datetime import datetime, timedelta
 
 import pytest
 
 from tests.support.broker import purge
 from tests.support.factories import email_body, push_body
-from tests.support.processes import start_worker
+from tests.support.processes import start_worker, stop_all
 from tests.support.waiting import wait_until
 
 RETRY_BASE_DELAY = 0.2
@@ -32,19 +31,8 @@ def quick_retry_pools(app, log_dir):
         started.append(start_worker("email", log_dir, concurrency=2, env=TWO_ATTEMPTS))
         yield
     finally:
-        stop_together(started)
+        stop_all(started)
 
-
-def stop_together(processes) -> None:
-    """Warm shutdowns in parallel rather than one after the other."""
-    for process in processes:
-        process.process.terminate()
-    for process in processes:
-        try:
-            process.process.wait(20)
-        except subprocess.TimeoutExpired:
-            pass  # stop() kills what is left
-        process.stop()
 
 
 def create(client, auth, body: dict) -> str:

@@ -6,7 +6,6 @@ consumer, so no push pool is started before it.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -17,7 +16,7 @@ from common.config import settings
 from common.models import utcnow
 from tests.support.broker import purge, queue_counts, queue_depth
 from tests.support.factories import events_of, fetch, push_body
-from tests.support.processes import start_beat, start_worker
+from tests.support.processes import start_beat, start_worker, stop_all
 from tests.support.waiting import wait_until
 
 # The acceptance bound for a scheduled delivery: sent within a second of its time.
@@ -142,19 +141,8 @@ def relay(app, log_dir):
         started.append(start_beat(log_dir, env=RELAY_ENV))
         yield started
     finally:
-        stop_together(started)
+        stop_all(started)
 
-
-def stop_together(processes) -> None:
-    """Warm shutdowns in parallel rather than one after the other."""
-    for process in processes:
-        process.process.terminate()
-    for process in processes:
-        try:
-            process.process.wait(20)
-        except subprocess.TimeoutExpired:
-            pass  # stop() kills what is left
-        process.stop()
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ from twilio.request_validator import RequestValidator
 
 from common.config import TwilioSettings, settings
 from tests.e2e import vendors
-from tests.e2e.vendors import start_pools, start_vendors, stop_together
+from tests.e2e.vendors import start_pools, start_vendors
+from tests.support.processes import stop_all
 from tests.support.broker import purge
 from tests.support.factories import events_of, fetch, status_counts
 from tests.support.fake_fcm import FCM_SCOPE, Hang, quota_exceeded
@@ -72,7 +73,7 @@ def vendor_pools(app, log_dir, fakes, outbox_dir):
     try:
         yield started
     finally:
-        stop_together(started.values())
+        stop_all(started.values())
 
 
 @pytest.fixture(scope="module")

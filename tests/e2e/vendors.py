@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from tests.support.certificates import SelfSignedCertificate, create_self_signed
 from tests.support.fake_fcm import FakeFcm, Hang, MessagesApi, RecordedSend, Reply, ServiceAccount
 from tests.support.fake_smtp import FakeSmtpServer
 from tests.support.fake_twilio import FakeTwilio
-from tests.support.processes import HeraldProcess, start_worker
+from tests.support.processes import HeraldProcess, start_worker, stop_all
 
 TWILIO_ACCOUNT_SID = "AC" + secrets.token_hex(16)
 TWILIO_AUTH_TOKEN = secrets.token_hex(16)
@@ -156,20 +155,7 @@ def start_pools(channels, log_dir: Path, env: dict[str, str], concurrency: int =
         except Exception as error:
             problems.append(error)
     if problems:
-        stop_together(started.values())
+        stop_all(started.values())
         raise problems[0]
     return started
 
-
-def stop_together(processes) -> None:
-    """Warm shutdowns in parallel rather than one after the other."""
-    processes = list(processes)
-    for process in processes:
-        if process.process.poll() is None:
-            process.process.terminate()
-    for process in processes:
-        try:
-            process.process.wait(20)
-        except subprocess.TimeoutExpired:
-            pass  # stop() kills what is left
-        process.stop()

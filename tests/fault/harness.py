@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from tests.support.factories import status_counts
-from tests.support.processes import HeraldProcess, start_beat, start_worker
+from tests.support.processes import HeraldProcess, start_beat, start_worker, stop_all
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import wait_until
 
@@ -97,10 +97,7 @@ class Fleet:
         return base
 
     def stop_all(self) -> None:
-        # Side by side: a warm shutdown takes seconds per process.
-        if self.processes:
-            with ThreadPoolExecutor(len(self.processes)) as pool:
-                list(pool.map(HeraldProcess.stop, self.processes))
+        stop_all(self.processes)
 
 
 def _answers(url: str) -> bool:

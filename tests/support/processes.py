@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from common.config import PROJECT_ROOT
@@ -68,6 +69,14 @@ class HeraldProcess:
         self.kill_group()
         self.process.wait()
         self._log.close()
+
+
+def stop_all(processes) -> None:
+    """Stop processes side by side: a warm shutdown takes seconds per process."""
+    processes = list(processes)
+    if processes:
+        with ThreadPoolExecutor(len(processes)) as pool:
+            list(pool.map(HeraldProcess.stop, processes))
 
 
 def start_worker(queue: str, log_dir: Path, concurrency: int = 2, env=None,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 
@@ -51,3 +54,25 @@ class PermanentError(DeliveryError):
 
 class Provider(Protocol):
     def send(self, request: DeliveryRequest) -> Receipt: ...
+
+
+def retry_after_seconds(value: str | None, cap: float) -> float | None:
+    """A Retry-After header (delta-seconds or an HTTP date) in seconds, at most `cap`.
+
+    None when absent or unreadable: the backoff alone decides then.
+    """
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), cap)

@@ -10,11 +10,9 @@ decides instead, from the codes and Retry-After mapped below.
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import json
 import logging
-import math
 import threading
 from datetime import datetime, timezone
 
@@ -26,7 +24,8 @@ from pyfcm import FCMNotification
 from requests.adapters import HTTPAdapter
 
 from common.config import FcmSettings
-from workers.providers.base import DeliveryRequest, PermanentError, Receipt, TransientError
+from workers.providers.base import (DeliveryRequest, PermanentError, Receipt, TransientError,
+                                    retry_after_seconds)
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +131,7 @@ class FcmProvider:
         if status == 403:
             return self._auth_failed(f"the service account may not send for this project ({detail})", device)
 
-        retry_after = _retry_after(response, self.retry_after_cap)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"), self.retry_after_cap)
         if fcm_code == "QUOTA_EXCEEDED":
             return TransientError("fcm_throttled", detail, retry_after)
         if fcm_code in ("UNAVAILABLE", "INTERNAL") or status >= 500:
@@ -222,26 +221,6 @@ def _fcm_error_code(error: dict) -> str | None:
         if isinstance(detail, dict) and detail.get("@type", "").endswith("google.firebase.fcm.v1.FcmError"):
             return detail.get("errorCode")
     return None
-
-
-def _retry_after(response: requests.Response, cap: float) -> float | None:
-    """Retry-After in seconds (delta-seconds or an HTTP date), at most `cap`; None if absent or unreadable."""
-    raw = response.headers.get("Retry-After")
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return min(max(seconds, 0.0), cap)
 
 
 def _message_name(response: requests.Response) -> str | None:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import logging
-import math
 import re
 import threading
 from collections.abc import Mapping
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -19,7 +16,8 @@ from twilio.rest import Client
 
 from common.config import TwilioSettings
 from common.sms_segments import count_segments
-from workers.providers.base import DeliveryRequest, PermanentError, Receipt, TransientError
+from workers.providers.base import (DeliveryRequest, PermanentError, Receipt, TransientError,
+                                    retry_after_seconds)
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +117,8 @@ class TwilioSmsProvider:
             log.warning("twilio refused %s", context)
             return PermanentError(f"twilio_{code}", detail)
         if code == THROTTLED_CODE or status == 429:
-            retry_after = _retry_after(self._http.last_headers().get("Retry-After"), self.retry_after_cap)
+            retry_after = retry_after_seconds(self._http.last_headers().get("Retry-After"),
+                                              self.retry_after_cap)
             log.warning("twilio throttled %s (retry after %ss)", context, retry_after)
             return TransientError("twilio_throttled", detail, retry_after=retry_after)
         if status == 401 or code == AUTH_FAILED_CODE:
@@ -217,20 +216,3 @@ def _reported_segments(value) -> int | None:
     return segments if segments > 0 else None
 
 
-def _retry_after(value: str | None, cap: float) -> float | None:
-    """Retry-After in seconds (delta-seconds or an HTTP date), capped; None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return min(max(seconds, 0.0), cap)
