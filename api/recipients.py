@@ -1,7 +1,61 @@
-"""The /v1/recipients endpoints: a service's recipients and their preferences."""
+"""The /v1/recipients endpoints: a service's recipients and their preferences.
+
+A recipient is known by the calling service's own id for them (`external_id`)
+and is visible to that service only. PUT replaces the whole record.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, g, jsonify, url_for
+
+from api.auth import requires_api_key
+from api.notifications import json_body
+from api.recipient_schema import checked_external_id, parse_recipient
+from api.recipient_store import delete_recipient, get_recipient, put_recipient
+from api.responses import iso
+from common.models import Recipient, utcnow
 
 bp = Blueprint("recipients", __name__, url_prefix="/v1/recipients")
+
+# `path`: a caller's ids may contain slashes ("tenant/42").
+ROUTE = "/<path:external_id>"
+
+
+def recipient_body(r: Recipient) -> dict:
+    return {
+        "external_id": r.external_id,
+        "timezone": r.timezone,
+        "locale": r.locale,
+        "email": r.email,
+        "phone": r.phone,
+        "push_tokens": list(r.push_tokens or []),
+        "quiet_hours": r.quiet_hours,
+        "opted_out": list(r.opted_out or []),
+        "created_at": iso(r.created_at),
+        "updated_at": iso(r.updated_at),
+    }
+
+
+@bp.put(ROUTE)
+@requires_api_key
+def put(external_id: str):
+    preferences = parse_recipient(external_id, json_body())
+    recipient, created = put_recipient(g.api_key.service, external_id, preferences, utcnow())
+    response = jsonify(recipient_body(recipient))
+    response.status_code = 201 if created else 200
+    if created:
+        response.headers["Location"] = url_for("recipients.show", external_id=external_id)
+    return response
+
+
+@bp.get(ROUTE)
+@requires_api_key
+def show(external_id: str):
+    return jsonify(recipient_body(get_recipient(g.api_key.service, checked_external_id(external_id))))
+
+
+@bp.delete(ROUTE)
+@requires_api_key
+def delete(external_id: str):
+    delete_recipient(g.api_key.service, checked_external_id(external_id))
+    return "", 204

@@ -29,6 +29,7 @@ from workers.app import DatabaseTask, app
 from workers.health import report_provider_health
 from workers.providers import provider_for
 from workers.providers.base import DeliveryRequest, PermanentError, TransientError
+from workers.recipients import TOKEN_GONE, forget_push_token
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class Attempt:
     worker: str
     # Recording the outcome may wait out a database outage, but not past the lease.
     record_until: float
+    service: str
+    recipient_ref: str | None  # the stored recipient the address came from
 
     @property
     def own_claim(self):
@@ -73,6 +76,7 @@ def deliver(channel: str, notification_id: str, token: str, worker: str) -> str:
         quiet=None if claimed.priority == "critical" else QuietRule.from_json(claimed.quiet_hours),
         worker=worker,
         record_until=time.monotonic() + 0.8 * config.sending_lease.total_seconds(),
+        service=claimed.service, recipient_ref=claimed.recipient_ref,
     )
     # A retry, or a backlog, can reach the recipient inside their quiet hours.
     if attempt.quiet and in_quiet_hours(now, attempt.quiet.timezone, attempt.quiet.window):
@@ -99,6 +103,8 @@ def _send_and_record(attempt: Attempt) -> str:
                                             error_message=message, now=utcnow(),
                                             where=attempt.own_claim, worker=attempt.worker),
                         attempt.record_until)
+        if code in TOKEN_GONE and attempt.recipient_ref is not None:
+            forget_push_token(attempt.service, attempt.recipient_ref, request.recipient)
         return f"failed: {code}"
     except Exception as error:  # an unexpected bug in a provider must not strand the row
         log.exception("provider raised unexpectedly for %s", request.notification_id)

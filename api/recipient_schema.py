@@ -1,0 +1,146 @@
+"""The shape of a stored recipient as PUT /v1/recipients/{external_id} takes it, declared once.
+
+Pydantic checks types, unknown fields and every format (each value's own
+check runs where it is declared, so a problem is named by its place, such as
+`push_tokens.1` or `quiet_hours.start`); `parse_recipient` turns the lot into
+one `ApiError` and the rest into plain, normalised values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
+
+from api.errors import ApiError, invalid
+from api.schemas import Text, _schema_problems
+from api.validators import (
+    email_problem,
+    phone_problem,
+    push_token_problem,
+    text_problem,
+    timezone_problem,
+)
+from common.quiet_hours import parse_wall_time
+
+MAX_EXTERNAL_ID = 255  # notifications.recipient_ref and recipients.external_id
+MAX_PUSH_TOKENS = 20
+# A push token becomes a notification's `recipient` (320 characters) on every send.
+MAX_PUSH_TOKEN = 320
+
+# A language, then optional script, region or variant subtags: "en", "en-GB",
+# "zh-Hant-TW", "es-419". Simple on purpose; what a template does with it is its own concern.
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", re.ASCII)
+
+
+def locale_problem(tag: str) -> str | None:
+    if len(tag) > 35 or not _LOCALE.fullmatch(tag):
+        return "not a language tag (like en or en-GB)"
+    return None
+
+
+def external_id_problem(external_id: str) -> str | None:
+    if not 0 < len(external_id) <= MAX_EXTERNAL_ID:
+        return f"must be 1 to {MAX_EXTERNAL_ID} characters"
+    return text_problem(external_id)
+
+
+def _checked(problem_of: Callable[[str], str | None]):
+    def check(value: str) -> str:
+        if problem := problem_of(value):
+            raise PydanticCustomError("invalid_format", problem)
+        return value
+
+    return AfterValidator(check)
+
+
+def _wall_time(value: str) -> str:
+    try:
+        parse_wall_time(value)
+    except ValueError:
+        raise PydanticCustomError("invalid_format", "must be a time as HH:MM from 00:00 to 23:59") from None
+    return value
+
+
+Timezone = Annotated[Text, Field(max_length=64), _checked(timezone_problem)]
+Locale = Annotated[Text, _checked(locale_problem)]
+Email = Annotated[Text, Field(max_length=320), _checked(email_problem)]
+Phone = Annotated[Text, _checked(phone_problem)]
+PushToken = Annotated[Text, Field(max_length=MAX_PUSH_TOKEN), _checked(push_token_problem)]
+WallTime = Annotated[str, AfterValidator(_wall_time)]
+Channel = Literal["push", "email", "sms"]
+
+
+class RecipientQuietHours(BaseModel):
+    """The recipient's window in their local time; start == end means they have none."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    start: WallTime
+    end: WallTime
+
+
+class RecipientBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    timezone: Timezone | None = None
+    locale: Locale | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    push_tokens: Annotated[list[PushToken], Field(max_length=MAX_PUSH_TOKENS)] | None = None
+    # None: the service's default window applies.
+    quiet_hours: RecipientQuietHours | None = None
+    opted_out: list[Channel] | None = None
+
+
+@dataclass(frozen=True)
+class RecipientPreferences:
+    """A validated PUT body: the whole record, ready for `api.recipient_store.put_recipient`."""
+
+    timezone: str | None
+    locale: str | None
+    email: str | None
+    phone: str | None
+    push_tokens: list[str]
+    quiet_hours: dict | None  # {"start": "HH:MM", "end": "HH:MM"}
+    opted_out: list[str]
+
+
+def _distinct(values: list[str] | None) -> list[str]:
+    """The values without repeats, in the order first given."""
+    return list(dict.fromkeys(values or ()))
+
+
+def checked_external_id(external_id: str) -> str:
+    if problem := external_id_problem(external_id):
+        raise invalid({"external_id": problem})
+    return external_id
+
+
+def parse_recipient(external_id: str, payload: object) -> RecipientPreferences:
+    if not isinstance(payload, dict):
+        raise ApiError(400, "bad_request", "the request body must be a JSON object",
+                       {"body": "must be a JSON object"})
+    problems = {}
+    if problem := external_id_problem(external_id):
+        problems["external_id"] = problem
+    body = None
+    try:
+        body = RecipientBody.model_validate(payload)
+    except ValidationError as error:
+        problems.update(_schema_problems(error))
+    if problems:
+        raise invalid(problems)
+    return RecipientPreferences(
+        timezone=body.timezone,
+        locale=body.locale,
+        email=body.email,
+        phone=body.phone,
+        push_tokens=_distinct(body.push_tokens),
+        quiet_hours=body.quiet_hours.model_dump() if body.quiet_hours else None,
+        opted_out=_distinct(body.opted_out),
+    )
