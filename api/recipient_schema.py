@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import PydanticCustomError
 
 from api.errors import ApiError, invalid
-from api.schemas import Text, _schema_problems
+from api.schemas import Text, schema_problems
 from api.validators import (
     email_problem,
     phone_problem,
@@ -132,7 +132,7 @@ def parse_recipient(external_id: str, payload: object) -> RecipientPreferences:
     try:
         body = RecipientBody.model_validate(payload)
     except ValidationError as error:
-        problems.update(_schema_problems(error))
+        problems.update(schema_problems(error))
     if problems:
         raise invalid(problems)
     return RecipientPreferences(

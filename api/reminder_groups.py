@@ -46,7 +46,8 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone as tz
+from datetime import datetime, timedelta
+from datetime import timezone as tz
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -56,7 +57,7 @@ from api.creation import add_planned
 from api.errors import ApiError, invalid
 from api.planning import Plan, plan_request
 from api.responses import iso
-from api.schemas import NotificationRequest, Text, _schema_problems, parse_notification
+from api.schemas import NotificationRequest, Text, parse_notification, schema_problems
 from api.validators import parse_iso8601
 from common import lifecycle
 from common.config import Settings
@@ -153,7 +154,7 @@ def parse_reminders(payload: object) -> ReminderRequest:
     try:
         body = ReminderBody.model_validate(payload)
     except ValidationError as error:
-        raise invalid(_schema_problems(error)) from None
+        raise invalid(schema_problems(error)) from None
 
     problems: dict[str, str] = {}
     seen: dict[int, int] = {}
@@ -205,7 +206,7 @@ def parse_reschedule(payload: object) -> datetime:
     try:
         body = RescheduleBody.model_validate(payload)
     except ValidationError as error:
-        raise invalid(_schema_problems(error)) from None
+        raise invalid(schema_problems(error)) from None
     try:
         return parse_iso8601(body.event_at, allow_naive=True)
     except ValueError as error:

@@ -110,7 +110,7 @@ def _field_name(location: tuple) -> str:
     return ".".join(str(part) for part in location) or "body"
 
 
-def _schema_problems(error: ValidationError) -> dict[str, str]:
+def schema_problems(error: ValidationError) -> dict[str, str]:
     problems: dict[str, str] = {}
     for item in error.errors(include_url=False):
         name = _field_name(item["loc"])
@@ -158,7 +158,7 @@ def parse_notification(payload: object) -> NotificationRequest:
     try:
         body = NotificationBody.model_validate(payload)
     except ValidationError as error:
-        raise invalid(_schema_problems(error)) from None
+        raise invalid(schema_problems(error)) from None
 
     problems: dict[str, str] = {}
     if (body.to is None) == (body.recipient_id is None):
