@@ -15,10 +15,10 @@ COPY requirements.txt ./
 RUN pip install -r requirements.txt
 
 # The code belongs to root and is read-only for the service user; only the
-# var directory (sandbox outbox, beat schedule) is writable. A named volume
-# mounted on the outbox starts out with this ownership.
+# var directory (sandbox outbox, beat schedule, Flower's state) is writable.
+# A named volume mounted on the outbox or flower/ starts out with this ownership.
 RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home herald \
-    && mkdir -p /var/lib/herald/outbox \
+    && mkdir -p /var/lib/herald/outbox /var/lib/herald/flower \
     && chown -R herald:herald /var/lib/herald
 
 COPY api/ api/

@@ -36,8 +36,10 @@ test: venv
 bench: venv
 	$(BIN)/python -m bench.run
 
+# Flower alone, with workers/flowerconfig.py: 127.0.0.1 and an open API unless
+# FLOWER_BASIC_AUTH=user:password is set (then FLOWER_ADDRESS may widen it).
 flower: venv
-	$(BIN)/celery -A workers flower --address=127.0.0.1 --port=5555
+	$(BIN)/celery -A workers flower --conf=workers/flowerconfig.py --port=5555
 
 clean:
 	rm -rf var
