@@ -25,6 +25,8 @@ COPY api/ api/
 COPY common/ common/
 COPY workers/ workers/
 COPY migrations/ migrations/
+# Read by gunicorn from the working directory: /metrics across workers, JSON logs.
+COPY gunicorn.conf.py ./
 
 USER herald
 

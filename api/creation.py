@@ -7,6 +7,7 @@ import json
 import uuid
 from dataclasses import asdict
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 
@@ -14,7 +15,7 @@ from api.errors import ApiError
 from api.planning import SUPPRESSION_MESSAGES, Plan, plan_request
 from api.responses import accepted
 from api.schemas import NotificationRequest
-from common import lifecycle
+from common import lifecycle, metrics
 from common.config import Settings
 from common.db import db
 from common.dispatch import Publication, publish_all
@@ -72,6 +73,8 @@ def add_planned(api_key: ApiKey, plan: Plan, config: Settings, now: datetime, *,
         )
         db.session.add(row)
         lifecycle.record_event(row, at=now, detail=_event_detail(planned.status, schedule))
+        shifted = planned.status is Status.SCHEDULED and schedule.reason == "quiet_hours"
+        metrics.on_commit(db.session, partial(metrics.notification_accepted, row.channel, shifted))
         rows.append(row)
         if publish:
             publications.append(Publication(row.id, row.channel, row.dispatch_token,

@@ -110,6 +110,15 @@ class Settings:
     idempotency_ttl: timedelta = timedelta(hours=24)
     max_request_bytes: int = 256 * 1024
 
+    # Logs: `text` for people (make run), `json` one object per line for
+    # collectors (docker-compose sets it). See common/logs.py.
+    log_format: str = "text"
+    # A worker pool serves its Prometheus metrics on this port; 0 = off.
+    # Per-start multiprocess files live under `metrics_dir`.
+    worker_metrics_port: int = 0
+    worker_metrics_address: str = "127.0.0.1"
+    metrics_dir: Path | None = None
+
     def provider_of(self, channel: str) -> str:
         """Which provider delivers `channel` for live keys: a vendor, or the sandbox."""
         configured = {"push": ("fcm", self.fcm), "email": ("smtp", self.smtp),
@@ -213,6 +222,16 @@ def _quiet_hours(name: str, default: QuietHours | None) -> QuietHours | None:
         raise ConfigError(f"{name} must look like 22:00-08:00 or be off: {error}") from None
 
 
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format() -> str:
+    value = (_env("LOG_FORMAT") or "text").strip().lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+    return value
+
+
 def load_settings() -> Settings:
     var = _var_dir()
     defaults = {f.name: f.default for f in fields(Settings)}
@@ -244,6 +263,10 @@ def load_settings() -> Settings:
         quorum_queues=_flag("QUORUM_QUEUES", defaults["quorum_queues"]),
         idempotency_ttl=_seconds("IDEMPOTENCY_TTL_SECONDS", defaults["idempotency_ttl"]),
         max_request_bytes=_number("MAX_REQUEST_BYTES", defaults["max_request_bytes"], int),
+        log_format=_log_format(),
+        worker_metrics_port=_number("WORKER_METRICS_PORT", defaults["worker_metrics_port"], int),
+        worker_metrics_address=_env("WORKER_METRICS_ADDRESS") or defaults["worker_metrics_address"],
+        metrics_dir=var / "metrics",
     )
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, delete, or_, select, update
 
+from common import metrics
 from common.config import Settings
 from common.db import db
 from common.dispatch import Publication, publish_all
@@ -50,6 +51,7 @@ def relay_due(config: Settings, now: datetime) -> int:
     )
     db.session.commit()
     published = publish_all(publications, now)
+    metrics.relay_published(published)
     log.info("relay published %d of %d due notifications", published, len(publications))
     return published
 
@@ -76,6 +78,7 @@ def sweep_expired_leases(config: Settings, now: datetime, worker: str | None = N
         if retried is not None:
             publications.append(Publication(retried.id, retried.channel, retried.dispatch_token, now))
     db.session.commit()
+    metrics.sweeper_recovered([p.channel for p in publications], failed)
     publish_all(publications, now)
     recovered = len(publications) + failed
     if recovered:

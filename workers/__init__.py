@@ -1,5 +1,11 @@
 """Herald's Celery workers: `celery -A workers worker -Q push -n push@%h`."""
 
-from workers.app import app
+from workers import metrics_server
+
+# Before the tasks (and so the metrics) are defined: with WORKER_METRICS_PORT,
+# `celery worker` keeps its metrics in a fresh multiprocess directory.
+metrics_server.prepare()
+
+from workers.app import app  # noqa: E402
 
 __all__ = ["app"]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from celery import Task
-from celery.signals import worker_init, worker_process_init, worker_process_shutdown
+from celery.signals import (after_setup_logger, after_setup_task_logger, worker_init,
+                            worker_process_init, worker_process_shutdown)
+from celery.utils.log import get_multiprocessing_logger
 
+from common import logs
 from common.celery_app import celery_app
 from common.config import settings
 from common.db import create_base_app, db
@@ -39,6 +42,14 @@ def _check_provider_settings(**_kwargs):
 @worker_process_shutdown.connect
 def _close_providers(**_kwargs):
     providers.close_all()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _log_format(logger=None, **_kwargs):
+    # LOG_FORMAT=json: where Celery writes (stderr, --logfile) stays, each line becomes JSON.
+    if settings().log_format == "json":
+        logs.use_json(logger, get_multiprocessing_logger())
 
 
 # Register the tasks.

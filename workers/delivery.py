@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from common import topology
+from common import metrics, topology
 from common.config import settings
 from common.db import db
 from common.dispatch import Publication, leave_for_relay, publish_all
 from common.lifecycle import claim_for_delivery, defer, mark_failed, mark_retrying, mark_sent
+from common.logs import fields, mask_recipient
 from common.models import Notification, utcnow
 from common.quiet_hours import in_quiet_hours
 from common.scheduling import QuietRule, Schedule, retry_delay, schedule_delivery, within_horizon
@@ -62,6 +63,29 @@ class Attempt:
         return (Notification.dispatch_token == self.token,)
 
 
+class Outcome(str):
+    """What one attempt came to: the text of the task's log line, plus the facts the line carries.
+
+    `kind` is sent | retrying | failed | deferred (as herald_deliveries_total
+    counts them), or superseded when another claim had taken the row over
+    before the outcome could be written.
+    """
+
+    def __new__(cls, text: str, kind: str, attempt: Attempt, reason: str | None = None):
+        outcome = super().__new__(cls, text)
+        outcome.kind, outcome.reason = kind, reason
+        outcome.attempt, outcome.recipient = attempt.request.attempt, attempt.request.recipient
+        return outcome
+
+
+def _recorded(attempt: Attempt, kind: str, text: str, reason: str | None, written: bool) -> Outcome:
+    """Count an outcome whose status change was committed; one that lost its claim is not."""
+    if not written:
+        return Outcome(text, "superseded", attempt, reason)
+    metrics.delivery_recorded(attempt.request.channel, kind, reason)
+    return Outcome(text, kind, attempt, reason)
+
+
 def deliver(channel: str, notification_id: str, token: str, worker: str) -> str:
     """One delivery attempt; returns what happened, for the task's log line."""
     config = settings()
@@ -93,29 +117,41 @@ def deliver(channel: str, notification_id: str, token: str, worker: str) -> str:
 
 def _send_and_record(attempt: Attempt) -> str:
     request = attempt.request
+    config = settings()
+    provider_name = "sandbox" if attempt.sandbox else config.provider_of(request.channel)
     try:
-        receipt = provider_for(request.channel, settings(), attempt.sandbox).send(request)
+        with metrics.provider_call(request.channel, provider_name):
+            receipt = provider_for(request.channel, config, attempt.sandbox).send(request)
     except TransientError as error:
         return _retry_or_fail(attempt, error.code, error.message, error.retry_after)
     except PermanentError as error:
         code, message = error.code, error.message
-        _commit_outcome(lambda: mark_failed(request.notification_id, error_code=code,
-                                            error_message=message, now=utcnow(),
-                                            where=attempt.own_claim, worker=attempt.worker),
-                        attempt.record_until)
+        failed = _commit_outcome(lambda: mark_failed(request.notification_id, error_code=code,
+                                                     error_message=message, now=utcnow(),
+                                                     where=attempt.own_claim,
+                                                     worker=attempt.worker),
+                                 attempt.record_until)
         if code in TOKEN_GONE and attempt.recipient_ref is not None:
             forget_push_token(attempt.service, attempt.recipient_ref, request.recipient)
-        return f"failed: {code}"
+        return _recorded(attempt, metrics.FAILED, f"failed: {code}", code, failed is not None)
     except Exception as error:  # an unexpected bug in a provider must not strand the row
         log.exception("provider raised unexpectedly for %s", request.notification_id)
         return _retry_or_fail(attempt, "provider_error", repr(error), None)
 
-    sent = _commit_outcome(
-        lambda: mark_sent(request.notification_id, attempt.token,
-                          provider_message_id=receipt.provider_message_id, worker=attempt.worker,
-                          now=utcnow(), segments=receipt.segments) is not None,
-        attempt.record_until)
-    return "sent" if sent else "sent, but another claim had taken the row over"
+    def write_sent():
+        row = mark_sent(request.notification_id, attempt.token,
+                        provider_message_id=receipt.provider_message_id, worker=attempt.worker,
+                        now=utcnow(), segments=receipt.segments)
+        # Read before the commit expires the row (no second query for the metrics).
+        return None if row is None else dict(deliver_at=row.deliver_at, created_at=row.created_at,
+                                             sent_at=row.sent_at,
+                                             schedule_reason=row.schedule_reason)
+
+    sent = _commit_outcome(write_sent, attempt.record_until)
+    if sent is None:
+        return Outcome("sent, but another claim had taken the row over", "superseded", attempt)
+    metrics.delivery_sent(request.channel, **sent)
+    return Outcome("sent", metrics.SENT, attempt)
 
 
 def _commit_outcome(write, until: float):
@@ -166,7 +202,9 @@ def _defer_for_quiet_hours(attempt: Attempt, now: datetime) -> str:
     if new_token is not None and enqueue:
         publish_all([Publication(attempt.request.notification_id, attempt.request.channel,
                                  new_token, schedule.deliver_at)], now)
-    return f"deferred to {schedule.deliver_at.isoformat()}: quiet hours"
+    return _recorded(attempt, metrics.DEFERRED,
+                     f"deferred to {schedule.deliver_at.isoformat()}: quiet hours", None,
+                     new_token is not None)
 
 
 def _retry_or_fail(attempt: Attempt, code: str, message: str, retry_after: float | None) -> str:
@@ -174,12 +212,13 @@ def _retry_or_fail(attempt: Attempt, code: str, message: str, retry_after: float
     request = attempt.request
     now = utcnow()
     if request.attempt >= config.max_attempts:
-        _commit_outcome(lambda: mark_failed(
+        failed = _commit_outcome(lambda: mark_failed(
             request.notification_id, error_code=code, now=utcnow(), where=attempt.own_claim,
             worker=attempt.worker,
             error_message=f"gave up after {request.attempt} attempts: {message}"),
             attempt.record_until)
-        return f"failed: {code} (attempts exhausted)"
+        return _recorded(attempt, metrics.FAILED, f"failed: {code} (attempts exhausted)", code,
+                         failed is not None)
     delay = retry_delay(request.attempt, base=config.retry_base_delay, cap=config.retry_max_delay,
                         jitter=random.random(), retry_after=retry_after)
     # The next attempt also keeps out of the recipient's quiet hours.
@@ -196,7 +235,9 @@ def _retry_or_fail(attempt: Attempt, code: str, message: str, retry_after: float
     if new_token is not None and enqueue:
         publish_all([Publication(request.notification_id, request.channel, new_token, deliver_at)],
                     now)
-    return f"retrying in {(deliver_at - now).total_seconds():.1f}s: {code}"
+    return _recorded(attempt, metrics.RETRYING,
+                     f"retrying in {(deliver_at - now).total_seconds():.1f}s: {code}", code,
+                     new_token is not None)
 
 
 def explain_unclaimed(nid: uuid.UUID, token: uuid.UUID) -> str:
@@ -217,6 +258,17 @@ def explain_unclaimed(nid: uuid.UUID, token: uuid.UUID) -> str:
     return f"early: republished for {row.deliver_at.isoformat()}"
 
 
+def delivery_log_fields(channel: str, notification_id: str, worker: str, outcome: str) -> dict:
+    """The structured fields of a delivery task's log line; the address masked."""
+    if isinstance(outcome, Outcome):
+        kind, reason, attempt = outcome.kind, outcome.reason, outcome.attempt
+        to = mask_recipient(channel, outcome.recipient)
+    else:  # nothing claimed ("stale: ...", "early: ..."), or the database was unavailable
+        kind, reason, attempt, to = outcome.partition(":")[0], None, None, None
+    return fields(event="delivery", notification_id=notification_id, channel=channel,
+                  attempt=attempt, worker=worker, outcome=kind, reason=reason, to=to)
+
+
 def _make_delivery_task(channel: str):
     @app.task(name=topology.delivery_task_name(channel), base=DatabaseTask, bind=True,
               max_retries=DATABASE_RETRIES)
@@ -231,10 +283,13 @@ def _make_delivery_task(channel: str):
             delay = retry_delay(self.request.retries + 1, base=1.0, cap=DATABASE_RETRY_MAX_DELAY,
                                 jitter=random.random())
             log.warning("%s %s: database unavailable, trying again in %.1fs: %s",
-                        channel, notification_id, delay, error)
+                        channel, notification_id, delay, error,
+                        extra=delivery_log_fields(channel, notification_id, self.request.hostname,
+                                                  "database_unavailable"))
             raise self.retry(exc=error, countdown=delay) from error
-        log.info("%s %s: %s", channel, notification_id, outcome)
-        return outcome
+        log.info("%s %s: %s", channel, notification_id, outcome,
+                 extra=delivery_log_fields(channel, notification_id, self.request.hostname, outcome))
+        return str(outcome)  # a plain str travels back to the pool's parent
 
     return deliver_task
 

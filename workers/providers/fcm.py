@@ -24,6 +24,7 @@ from pyfcm import FCMNotification
 from requests.adapters import HTTPAdapter
 
 from common.config import FcmSettings
+from common.logs import mask_push_token
 from workers.providers.base import (DeliveryRequest, PermanentError, Receipt, TransientError,
                                     retry_after_seconds)
 
@@ -74,7 +75,7 @@ class FcmProvider:
         return self._credential_problem
 
     def send(self, request: DeliveryRequest) -> Receipt:
-        device = _mask(request.recipient)
+        device = mask_push_token(request.recipient)
         payload = self._fcm.parse_payload(
             fcm_token=request.recipient,
             notification_title=request.title,
@@ -230,7 +231,3 @@ def _message_name(response: requests.Response) -> str | None:
     except (ValueError, AttributeError):
         log.warning("FCM accepted a message but its response carried no message name")
         return None
-
-
-def _mask(device_token: str) -> str:
-    return f"{device_token[:6]}…"

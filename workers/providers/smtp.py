@@ -15,6 +15,7 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import formataddr, formatdate
 
 from common.config import SmtpSettings
+from common.logs import mask_email as mask_address
 from workers.providers.base import DeliveryError, DeliveryRequest, PermanentError, Receipt, TransientError
 
 log = logging.getLogger(__name__)
@@ -282,11 +283,3 @@ def _timed_out(error: BaseException) -> bool:
 
 def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-
-
-def mask_address(address: str) -> str:
-    """"alice@example.com" -> "a***@example.com", for logs."""
-    local, at, domain = address.rpartition("@")
-    if not at:
-        return "***"
-    return f"{local[:1]}***@{domain}"

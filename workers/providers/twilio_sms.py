@@ -15,6 +15,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from common.config import TwilioSettings
+from common.logs import mask_phone
 from common.sms_segments import count_segments
 from workers.providers.base import (DeliveryRequest, PermanentError, Receipt, TransientError,
                                     retry_after_seconds)
@@ -175,14 +176,6 @@ class _HttpClient(TwilioHttpClient):
     def last_headers(self) -> Mapping[str, str]:
         response = getattr(self._local, "response", None)
         return response.headers if response is not None and response.headers is not None else {}
-
-
-def mask_phone(number: str) -> str:
-    """A phone number fit for a log line: "+447700900123" -> "+4477******23"."""
-    number = (number or "").strip()
-    if len(number) <= 7:
-        return "*" * max(len(number) - 2, 0) + number[-2:]
-    return number[:5] + "*" * (len(number) - 7) + number[-2:]
 
 
 def _scrub(text: str) -> str:

@@ -1,0 +1,70 @@
+"""Gunicorn settings for the API, read by gunicorn from the working directory by default.
+
+Metrics: every gunicorn worker records into PROMETHEUS_MULTIPROC_DIR, so
+GET /metrics answers for all of them, whichever one serves the scrape. Unless
+the environment names a directory, each start gets an empty one of its own,
+HERALD_VAR_DIR/metrics/api-<pid>, removed at exit. It is named here, in the
+master, before anything imports prometheus_client, so the forked workers
+start in multiprocess mode.
+
+Logs: with LOG_FORMAT=json, gunicorn's own lines (error log, access log) and
+the application's are JSON objects, one per line.
+
+Only hooks and logging live here; the bind address, the number of workers and
+the rest stay on the command line (which wins over this file).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from common import multiprocess
+from common.config import PROJECT_ROOT, settings
+
+_config = settings()
+_own_directory: Path | None = None
+if not os.environ.get(multiprocess.ENV):
+    _own_directory = multiprocess.start_directory(
+        _config.metrics_dir or PROJECT_ROOT / "var" / "metrics", "api")
+
+
+# The request line without its query string (and no referer): a query such as
+# ?recipient=ada@example.com must not put an address in the access log.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s "%(a)s"'
+
+
+def on_starting(server):
+    # A directory the environment named may hold the files of an earlier run.
+    directory = Path(os.environ[multiprocess.ENV])
+    directory.mkdir(parents=True, exist_ok=True)
+    if directory != _own_directory:
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess as prometheus_multiprocess
+
+    prometheus_multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_directory is not None:
+        multiprocess.remove_directory(_own_directory)
+
+
+if _config.log_format == "json":
+    from gunicorn.glogging import Logger
+
+    from common import logs
+
+    class JsonLogger(Logger):
+        """Gunicorn's logger, with its handlers writing JSON, and the app's logs beside them."""
+
+        def setup(self, cfg):
+            super().setup(cfg)
+            logs.use_json(self.error_log, self.access_log)
+            logs.json_to_stderr()
+
+    logger_class = JsonLogger
