@@ -1,4 +1,4 @@
-"""Liveness (/health) and readiness (/ready: the database and the broker answer; providers)."""
+"""Liveness (/health) and readiness (/ready: the database, the broker and its queues, the providers)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,18 @@ from sqlalchemy import select, text
 from api.responses import iso
 from common.celery_app import celery_app
 from common.db import db
+from common.metrics import QueueDepth, probe_queues
 from common.models import ProviderHealth
-from common.topology import CHANNELS
+from common.topology import CHANNELS, MAINTENANCE_QUEUE
 
 bp = Blueprint("health", __name__)
+
+QUEUES = (*CHANNELS, MAINTENANCE_QUEUE)
+UNKNOWN = "unknown"
+# Seconds the broker may take to connect and to answer each request. Probes
+# have short timeouts of their own (Kubernetes: 1 s by default), and a broker
+# slower than this is as good as down for them.
+BROKER_CHECK_TIMEOUT = 2.0
 
 
 @bp.get("/health")
@@ -28,14 +36,25 @@ def _check_database() -> str:
         return f"unreachable: {type(error).__name__}"
 
 
-def _check_broker() -> str:
+def _unknown_queues() -> dict:
+    return {name: {"messages": UNKNOWN, "consumers": UNKNOWN} for name in QUEUES}
+
+
+def _shown(depth: QueueDepth | None) -> dict:
+    if depth is None:  # nothing has declared it yet: no pool has started, nothing was published
+        return {"messages": UNKNOWN, "consumers": UNKNOWN, "problem": "not declared"}
+    # Server-less transports (the embedded filesystem://) do not know who consumes.
+    return {"messages": depth.messages,
+            "consumers": UNKNOWN if depth.consumers is None else depth.consumers}
+
+
+def _inspect_broker(timeout: float) -> tuple[str, dict]:
+    """Whether the broker answers, and each queue's depth, over one short-lived connection."""
     try:
-        with celery_app().connection_for_write() as connection:
-            timeout = current_app.config["HERALD_SETTINGS"].publish_timeout
-            connection.ensure_connection(max_retries=1, timeout=timeout)
-        return "ok"
-    except Exception as error:
-        return f"unreachable: {type(error).__name__}"
+        depths = probe_queues(celery_app(), QUEUES, timeout)
+    except Exception as error:  # refused, reset, timed out, refused login: the broker is not usable
+        return f"unreachable: {type(error).__name__}", _unknown_queues()
+    return "ok", {name: _shown(depths[name]) for name in QUEUES}
 
 
 def _providers(config, database_ok: bool) -> dict:
@@ -62,11 +81,15 @@ def _providers(config, database_ok: bool) -> dict:
 @bp.get("/ready")
 def ready():
     config = current_app.config["HERALD_SETTINGS"]
-    checks = {"database": _check_database(), "broker": _check_broker()}
-    healthy = all(result == "ok" for result in checks.values())
+    broker, queues = _inspect_broker(min(config.publish_timeout, BROKER_CHECK_TIMEOUT))
+    checks = {"database": _check_database(), "broker": broker}
+    down = [name for name, result in checks.items() if result != "ok"]
     providers = _providers(config, checks["database"] == "ok")
     # A credential problem does not make the API unready (it still accepts and
-    # stores notifications), but it must be loud: the status says so.
+    # stores notifications), but it must be loud: the status says so. Queue
+    # figures are for scaling and alerts; a backlog does not make the API unready.
     degraded = any(p["problem"] for p in providers.values())
-    status = "unavailable" if not healthy else "degraded" if degraded else "ready"
-    return jsonify(status=status, checks=checks, providers=providers), 200 if healthy else 503
+    status = "unavailable" if down else "degraded" if degraded else "ready"
+    body = {"status": status, "checks": checks, "down": down, "queues": queues,
+            "providers": providers}
+    return jsonify(body), 503 if down else 200
