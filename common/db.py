@@ -24,7 +24,9 @@ def _engine_options(url: str) -> dict:
         # Several processes share the embedded database: wait for the lock
         # instead of failing at once.
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+    # A silent database must fail a request or a readiness check in seconds, not hang it.
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10,
+            "connect_args": {"connect_timeout": 5}}
 
 
 def _tune_sqlite(engine) -> None:
