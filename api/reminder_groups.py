@@ -1,23 +1,10 @@
 """Event-relative reminders: several notifications timed before one event, kept as one group.
 
-The request (POST /v1/reminders):
-
-    {"event_at": "2030-05-01T18:00:00+02:00",
-     "remind_before": ["24h", "2h", "1h"],
-     "notification": {<the body of POST /v1/notifications, without send_at>},
-     "reference": "booking-42"}
+The request is described in `api.reminder_schema`.
 
 Decisions:
-- `event_at` is ISO 8601 with an offset; a naive time is read in
-  `notification.timezone`, or else in the stored recipient's timezone
-  (`notification.recipient_id`). It must be in the future, on creation and on
-  reschedule: for an event that is over, cancel the reminders instead.
-- `remind_before` holds 1 to 10 distinct durations: a string of whole numbers
-  with units in the order d, h, m, s ("90s", "15m", "2h", "1d", "1h30m"), or a
-  JSON integer of seconds; from 0 (at the event) to 365 days. Two spellings of
-  one duration ("1d", "24h") are duplicates. Responses name each reminder in one
-  canonical form: whole hours as hours ("1d" reads "24h"), else whole minutes
-  ("90m"), else seconds ("45s").
+- `event_at` must be in the future, on creation and on reschedule: for an
+  event that is over, cancel the reminders instead.
 - Each reminder is planned exactly as POST /v1/notifications would plan the
   notification with `send_at = event_at - remind_before` (recipient resolution,
   quiet hours, one notification per device of a stored recipient: an offset can
@@ -43,22 +30,19 @@ Decisions:
 
 from __future__ import annotations
 
-import re
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from datetime import timezone as tz
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from api.creation import add_planned
 from api.errors import ApiError, invalid
 from api.planning import Plan, plan_request
+from api.reminder_schema import ReminderRequest, describe, nested_error
 from api.responses import iso
-from api.schemas import NotificationRequest, Text, parse_notification, schema_problems
-from api.validators import parse_iso8601
+from api.schemas import NotificationRequest, parse_notification
 from common import lifecycle
 from common.config import Settings
 from common.db import db
@@ -68,158 +52,16 @@ from common.models import ApiKey, Notification, NotificationGroup
 from common.scheduling import schedule_delivery, within_horizon
 from common.statuses import PENDING
 
-MAX_REMINDERS = 10
-MAX_REMIND_BEFORE = 365 * 24 * 3600
-_DURATION = re.compile(r"(?:([0-9]{1,9})d)?(?:([0-9]{1,9})h)?(?:([0-9]{1,9})m)?(?:([0-9]{1,9})s)?")
-_DURATION_HELP = 'a duration like "15m", "2h", "1d", "90s" or "1h30m", or whole seconds'
 IN_THE_PAST = "in the past"
 UTC = tz.utc
 
 
-# --- the request -------------------------------------------------------------------------------
-
-class ReminderBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    event_at: Text = Field(max_length=64)
-    remind_before: list[Any] = Field(min_length=1, max_length=MAX_REMINDERS)
-    notification: dict[str, Any]
-    reference: Text | None = Field(default=None, min_length=1, max_length=255)
-
-
-class RescheduleBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    event_at: Text = Field(max_length=64)
-
-
-@dataclass(frozen=True)
-class ReminderRequest:
-    # Aware; naive only when the stored recipient's timezone is to read it.
-    event_at: datetime
-    remind_before: list[int]  # seconds, distinct, largest (earliest reminder) first
-    notification: NotificationRequest
-    template: dict  # the notification body as given, to plan members again later
-    reference: str | None
-
-
-def duration_seconds(value: object) -> int:
-    """Seconds in a `remind_before` item; raises ValueError with the problem."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValueError(f"must be {_DURATION_HELP}")
-    if isinstance(value, int):
-        seconds = value
-    else:
-        match = _DURATION.fullmatch(value)
-        if match is None or not any(match.groups()):
-            raise ValueError(f"must be {_DURATION_HELP}")
-        days, hours, minutes, secs = (int(part or 0) for part in match.groups())
-        seconds = ((days * 24 + hours) * 60 + minutes) * 60 + secs
-    if not 0 <= seconds <= MAX_REMIND_BEFORE:
-        raise ValueError("must be from 0 seconds to 365 days")
-    return seconds
-
-
-def describe(seconds: int) -> str:
-    """The canonical name of a duration: "24h", "90m", "45s"."""
-    if seconds and seconds % 3600 == 0:
-        return f"{seconds // 3600}h"
-    if seconds and seconds % 60 == 0:
-        return f"{seconds // 60}m"
-    return f"{seconds}s"
-
-
-def _not_an_object(name: str) -> ApiError:
-    return ApiError(400, "bad_request", "the request body must be a JSON object",
-                    {name: "must be a JSON object"})
-
-
-def _nested(error: ApiError, prefix: str) -> ApiError:
-    """The same error with its fields named inside `prefix` ("to" -> "notification.to")."""
-    fields = {(prefix if name == "body" else f"{prefix}.{name}"): problem
-              for name, problem in error.fields.items()}
-    return invalid(fields, status=error.status, code=error.code) if fields else error
-
-
-def _parse_event_at(value: str, zone: str | None, *, naive_ok: bool) -> datetime:
-    moment = parse_iso8601(value, zone, allow_naive=True)
-    if moment.tzinfo is None and not naive_ok:
-        raise ValueError("has no UTC offset: add one, or give notification.timezone")
-    return moment
-
-
-def parse_reminders(payload: object) -> ReminderRequest:
-    if not isinstance(payload, dict):
-        raise _not_an_object("body")
-    try:
-        body = ReminderBody.model_validate(payload)
-    except ValidationError as error:
-        raise invalid(schema_problems(error)) from None
-
-    problems: dict[str, str] = {}
-    seen: dict[int, int] = {}
-    for index, value in enumerate(body.remind_before):
-        name = f"remind_before.{index}"
-        try:
-            seconds = duration_seconds(value)
-        except ValueError as error:
-            problems[name] = str(error)
-            continue
-        if seconds in seen:
-            problems[name] = f"the same time as remind_before.{seen[seconds]}"
-        else:
-            seen[seconds] = index
-
-    notification, too_large = None, None
-    if "send_at" in body.notification:
-        problems["notification.send_at"] = "not used: reminders are timed by event_at and remind_before"
-    else:
-        try:
-            notification = parse_notification(body.notification)
-        except ApiError as error:
-            if error.status == 422:
-                problems.update(_nested(error, "notification").fields)
-            else:
-                too_large = _nested(error, "notification")
-
-    zone = notification.timezone if notification else None
-    # Without a parsed notification the timezone is unknown: its own problem is reported.
-    naive_ok = notification is None or (zone is None and notification.recipient_id is not None)
-    event_at = None
-    try:
-        event_at = _parse_event_at(body.event_at, zone, naive_ok=naive_ok)
-    except ValueError as error:
-        problems["event_at"] = str(error)
-    if problems:
-        raise invalid(problems)
-    if too_large is not None:
-        raise too_large
-    return ReminderRequest(event_at=event_at, remind_before=sorted(seen, reverse=True),
-                           notification=notification, template=body.notification,
-                           reference=body.reference)
-
-
-def parse_reschedule(payload: object) -> datetime:
-    """The new event time: aware, or naive to be read in the group's timezone."""
-    if not isinstance(payload, dict):
-        raise _not_an_object("body")
-    try:
-        body = RescheduleBody.model_validate(payload)
-    except ValidationError as error:
-        raise invalid(schema_problems(error)) from None
-    try:
-        return parse_iso8601(body.event_at, allow_naive=True)
-    except ValueError as error:
-        raise invalid({"event_at": str(error)}) from None
-
-
-# --- planning ----------------------------------------------------------------------------------
 
 def _plan(service: str, request: NotificationRequest, config: Settings, now: datetime) -> Plan:
     try:
         return plan_request(service, request, config, now)
     except ApiError as error:
-        raise _nested(error, "notification") from None
+        raise nested_error(error, "notification") from None
 
 
 def _event_instant(event_at: datetime, timezone: str | None, now: datetime) -> datetime:

@@ -11,9 +11,9 @@ from api.auth import requires_api_key
 from api.errors import invalid
 from api.notifications import json_body
 from api.reminder_groups import (
-    cancel_reminders, create_reminders, parse_reminders, parse_reschedule, reschedule_reminders,
-    show_reminders,
+    cancel_reminders, create_reminders, reschedule_reminders, show_reminders,
 )
+from api.reminder_schema import parse_reminders, parse_reschedule
 from common.models import utcnow
 
 bp = Blueprint("reminders", __name__, url_prefix="/v1/reminders")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.broker import purge
 from tests.support.processes import start_worker, stop_all
 
 
@@ -22,3 +23,12 @@ def pools(app, log_dir):
         yield started
     finally:
         stop_all(started.values())
+
+
+@pytest.fixture(scope="module")
+def push_pool(app, log_dir):
+    """A push@ pool alone, on a push queue emptied of tasks whose rows earlier modules dropped."""
+    purge("push")
+    worker = start_worker("push", log_dir, concurrency=2)
+    yield worker
+    worker.stop()

@@ -12,26 +12,16 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 
 from common.db import db
 from common.models import Notification, utcnow
-from tests.support.broker import purge, queue_counts, queue_depth
+from tests.support.broker import queue_counts, queue_depth
 from tests.support.factories import events_of, fetch, push_body
-from tests.support.processes import start_worker
 from tests.support.waiting import wait_until
 
 ON_TIME = timedelta(seconds=1)  # the acceptance bound for a scheduled delivery
 DAY = timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-def push_pool(app, log_dir):
-    purge("push")  # tasks left by earlier test modules, whose rows are gone
-    worker = start_worker("push", log_dir, concurrency=2)
-    yield worker
-    worker.stop()
 
 
 def create(client, auth, event_at: datetime, remind_before: list[str], **notification) -> dict:

@@ -23,14 +23,6 @@ from tests.support.waiting import wait_until
 ON_TIME = timedelta(seconds=1)
 
 
-@pytest.fixture(scope="module")
-def push_pool(app, log_dir):
-    purge("push")  # tasks left by earlier test modules, whose rows are gone
-    worker = start_worker("push", log_dir, concurrency=2)
-    yield worker
-    worker.stop()
-
-
 def create(client, auth, **fields) -> dict:
     response = client.post("/v1/notifications", json=push_body(**fields), headers=auth)
     assert response.status_code == 202, response.get_json()

@@ -1,0 +1,169 @@
+"""The reminders request: an event time, durations before it, and the notification to send.
+
+    {"event_at": "2030-05-01T18:00:00+02:00",
+     "remind_before": ["24h", "2h", "1h"],
+     "notification": {<the body of POST /v1/notifications, without send_at>},
+     "reference": "booking-42"}
+
+`event_at` is ISO 8601 with an offset; a naive time is read in
+`notification.timezone`, or else in the stored recipient's timezone.
+`remind_before` holds 1 to 10 distinct durations: a string of whole numbers
+with units in the order d, h, m, s ("90s", "15m", "2h", "1d", "1h30m"), or a
+JSON integer of seconds; from 0 (at the event) to 365 days. Two spellings of
+one duration ("1d", "24h") are duplicates. Responses name each reminder in one
+canonical form: whole hours as hours ("1d" reads "24h"), else whole minutes
+("90m"), else seconds ("45s").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from api.errors import ApiError, invalid
+from api.schemas import NotificationRequest, Text, parse_notification, schema_problems
+from api.validators import parse_iso8601
+
+MAX_REMINDERS = 10
+MAX_REMIND_BEFORE = 365 * 24 * 3600
+_DURATION = re.compile(r"(?:([0-9]{1,9})d)?(?:([0-9]{1,9})h)?(?:([0-9]{1,9})m)?(?:([0-9]{1,9})s)?")
+_DURATION_HELP = 'a duration like "15m", "2h", "1d", "90s" or "1h30m", or whole seconds'
+
+
+class ReminderBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    event_at: Text = Field(max_length=64)
+    remind_before: list[Any] = Field(min_length=1, max_length=MAX_REMINDERS)
+    notification: dict[str, Any]
+    reference: Text | None = Field(default=None, min_length=1, max_length=255)
+
+
+class RescheduleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    event_at: Text = Field(max_length=64)
+
+
+@dataclass(frozen=True)
+class ReminderRequest:
+    # Aware; naive only when the stored recipient's timezone is to read it.
+    event_at: datetime
+    remind_before: list[int]  # seconds, distinct, largest (earliest reminder) first
+    notification: NotificationRequest
+    template: dict  # the notification body as given, to plan members again later
+    reference: str | None
+
+
+def duration_seconds(value: object) -> int:
+    """Seconds in a `remind_before` item; raises ValueError with the problem."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"must be {_DURATION_HELP}")
+    if isinstance(value, int):
+        seconds = value
+    else:
+        match = _DURATION.fullmatch(value)
+        if match is None or not any(match.groups()):
+            raise ValueError(f"must be {_DURATION_HELP}")
+        days, hours, minutes, secs = (int(part or 0) for part in match.groups())
+        seconds = ((days * 24 + hours) * 60 + minutes) * 60 + secs
+    if not 0 <= seconds <= MAX_REMIND_BEFORE:
+        raise ValueError("must be from 0 seconds to 365 days")
+    return seconds
+
+
+def describe(seconds: int) -> str:
+    """The canonical name of a duration: "24h", "90m", "45s"."""
+    if seconds and seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds and seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+def _not_an_object(name: str) -> ApiError:
+    return ApiError(400, "bad_request", "the request body must be a JSON object",
+                    {name: "must be a JSON object"})
+
+
+def nested_error(error: ApiError, prefix: str) -> ApiError:
+    """The same error with its fields named inside `prefix` ("to" -> "notification.to")."""
+    fields = {(prefix if name == "body" else f"{prefix}.{name}"): problem
+              for name, problem in error.fields.items()}
+    return invalid(fields, status=error.status, code=error.code) if fields else error
+
+
+def _parse_event_at(value: str, zone: str | None, *, naive_ok: bool) -> datetime:
+    moment = parse_iso8601(value, zone, allow_naive=True)
+    if moment.tzinfo is None and not naive_ok:
+        raise ValueError("has no UTC offset: add one, or give notification.timezone")
+    return moment
+
+
+def parse_reminders(payload: object) -> ReminderRequest:
+    if not isinstance(payload, dict):
+        raise _not_an_object("body")
+    try:
+        body = ReminderBody.model_validate(payload)
+    except ValidationError as error:
+        raise invalid(schema_problems(error)) from None
+
+    problems: dict[str, str] = {}
+    seen: dict[int, int] = {}
+    for index, value in enumerate(body.remind_before):
+        name = f"remind_before.{index}"
+        try:
+            seconds = duration_seconds(value)
+        except ValueError as error:
+            problems[name] = str(error)
+            continue
+        if seconds in seen:
+            problems[name] = f"the same time as remind_before.{seen[seconds]}"
+        else:
+            seen[seconds] = index
+
+    notification, too_large = None, None
+    if "send_at" in body.notification:
+        problems["notification.send_at"] = "not used: reminders are timed by event_at and remind_before"
+    else:
+        try:
+            notification = parse_notification(body.notification)
+        except ApiError as error:
+            if error.status == 422:
+                problems.update(nested_error(error, "notification").fields)
+            else:
+                too_large = nested_error(error, "notification")
+
+    zone = notification.timezone if notification else None
+    # Without a parsed notification the timezone is unknown: its own problem is reported.
+    naive_ok = notification is None or (zone is None and notification.recipient_id is not None)
+    event_at = None
+    try:
+        event_at = _parse_event_at(body.event_at, zone, naive_ok=naive_ok)
+    except ValueError as error:
+        problems["event_at"] = str(error)
+    if problems:
+        raise invalid(problems)
+    if too_large is not None:
+        raise too_large
+    return ReminderRequest(event_at=event_at, remind_before=sorted(seen, reverse=True),
+                           notification=notification, template=body.notification,
+                           reference=body.reference)
+
+
+def parse_reschedule(payload: object) -> datetime:
+    """The new event time: aware, or naive to be read in the group's timezone."""
+    if not isinstance(payload, dict):
+        raise _not_an_object("body")
+    try:
+        body = RescheduleBody.model_validate(payload)
+    except ValidationError as error:
+        raise invalid(schema_problems(error)) from None
+    try:
+        return parse_iso8601(body.event_at, allow_naive=True)
+    except ValueError as error:
+        raise invalid({"event_at": str(error)}) from None
