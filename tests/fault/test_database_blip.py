@@ -67,7 +67,9 @@ def test_a_database_blip_under_the_workers_loses_nothing(client, auth, outbox, d
            outcome_writes_retried=outcome_waits, failed_tasks=failed_tasks,
            duplicates=len(duplicated), error_codes=error_codes_seen(),
            proxy_refused_connections=database_proxy.refused)
-    assert task_retries > 0, "the blip missed the pool: nothing was tested"
+    # The pool met the outage either at a claim (a task retry) or while recording
+    # an outcome (a write retry); which one depends on where its processes were.
+    assert task_retries + outcome_waits > 0, "the blip missed the pool: nothing was tested"
     assert failed_tasks == 0, "a task met the outage and was failed (and acked)"
     # Only a claim whose commit was cut in flight can reach the sweeper (and repeat).
     assert len(duplicated) <= 2, f"too many duplicates: {duplicated}"
