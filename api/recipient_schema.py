@@ -16,8 +16,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-from api.errors import ApiError, invalid
-from api.schemas import Text, schema_problems
+from api.errors import invalid
+from api.schemas import Text, not_an_object, schema_problems
 from api.validators import (
     email_problem,
     phone_problem,
@@ -123,8 +123,7 @@ def checked_external_id(external_id: str) -> str:
 
 def parse_recipient(external_id: str, payload: object) -> RecipientPreferences:
     if not isinstance(payload, dict):
-        raise ApiError(400, "bad_request", "the request body must be a JSON object",
-                       {"body": "must be a JSON object"})
+        raise not_an_object("body")
     problems = {}
     if problem := external_id_problem(external_id):
         problems["external_id"] = problem

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import ApiError, invalid
-from api.schemas import NotificationRequest, Text, parse_notification, schema_problems
+from api.schemas import NotificationRequest, Text, parse_notification, validated
 from api.validators import parse_iso8601
 
 MAX_REMINDERS = 10
@@ -85,11 +85,6 @@ def describe(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def _not_an_object(name: str) -> ApiError:
-    return ApiError(400, "bad_request", "the request body must be a JSON object",
-                    {name: "must be a JSON object"})
-
-
 def nested_error(error: ApiError, prefix: str) -> ApiError:
     """The same error with its fields named inside `prefix` ("to" -> "notification.to")."""
     fields = {(prefix if name == "body" else f"{prefix}.{name}"): problem
@@ -105,12 +100,7 @@ def _parse_event_at(value: str, zone: str | None, *, naive_ok: bool) -> datetime
 
 
 def parse_reminders(payload: object) -> ReminderRequest:
-    if not isinstance(payload, dict):
-        raise _not_an_object("body")
-    try:
-        body = ReminderBody.model_validate(payload)
-    except ValidationError as error:
-        raise invalid(schema_problems(error)) from None
+    body = validated(ReminderBody, payload)
 
     problems: dict[str, str] = {}
     seen: dict[int, int] = {}
@@ -157,12 +147,7 @@ def parse_reminders(payload: object) -> ReminderRequest:
 
 def parse_reschedule(payload: object) -> datetime:
     """The new event time: aware, or naive to be read in the group's timezone."""
-    if not isinstance(payload, dict):
-        raise _not_an_object("body")
-    try:
-        body = RescheduleBody.model_validate(payload)
-    except ValidationError as error:
-        raise invalid(schema_problems(error)) from None
+    body = validated(RescheduleBody, payload)
     try:
         return parse_iso8601(body.event_at, allow_naive=True)
     except ValueError as error:

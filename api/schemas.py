@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
@@ -18,6 +18,8 @@ from pydantic_core import PydanticCustomError
 from api.errors import ApiError, invalid
 from api.validators import ADDRESS_PROBLEMS, parse_iso8601, text_problem, timezone_problem
 from common.quiet_hours import QuietHours
+
+Model = TypeVar("Model", bound=BaseModel)
 
 # Per-channel content limits. FCM refuses messages over 4 KB; Twilio bodies
 # stop at 1,600 characters; the subject shares the 255-character title column.
@@ -119,6 +121,21 @@ def schema_problems(error: ValidationError) -> dict[str, str]:
     return problems
 
 
+def not_an_object(name: str) -> ApiError:
+    return ApiError(400, "bad_request", "the request body must be a JSON object",
+                    {name: "must be a JSON object"})
+
+
+def validated(model: type[Model], payload: object) -> Model:
+    """`payload` read as `model`, or the 4xx error naming every field at fault."""
+    if not isinstance(payload, dict):
+        raise not_an_object("body")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as error:
+        raise invalid(schema_problems(error)) from None
+
+
 def _content_problems(channel: str, content: Content) -> tuple[dict[str, str], dict[str, str]]:
     """(problems, size problems) of the content for its channel."""
     given = {name for name, value in content.model_dump().items() if value is not None}
@@ -152,13 +169,7 @@ def _send_at(body: NotificationBody) -> datetime:
 
 
 def parse_notification(payload: object) -> NotificationRequest:
-    if not isinstance(payload, dict):
-        raise ApiError(400, "bad_request", "the request body must be a JSON object",
-                       {"body": "must be a JSON object"})
-    try:
-        body = NotificationBody.model_validate(payload)
-    except ValidationError as error:
-        raise invalid(schema_problems(error)) from None
+    body = validated(NotificationBody, payload)
 
     problems: dict[str, str] = {}
     if (body.to is None) == (body.recipient_id is None):
