@@ -392,7 +392,7 @@ def assert_receipt_stored(vendor: str, v: Vendors, row) -> None:
         assert re.fullmatch(r"projects/herald-test/messages/\d+", row.provider_message_id)
         assert row.segments is None
     elif vendor == "SMTP":
-        assert row.provider_message_id == f"<{row.id}.1@herald.test>"
+        assert row.provider_message_id == f"<{row.id}@herald.test>"
         [received] = [m for m in v.smtp.messages if m.message["Message-ID"] == row.provider_message_id]
         assert received.rcpt_tos == [row.recipient] and received.tls and received.authenticated
         assert row.segments is None

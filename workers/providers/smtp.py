@@ -12,11 +12,13 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import formataddr, formatdate
+from email.utils import formatdate
 
 from common.config import SmtpSettings
 from common.logs import mask_email as mask_address
 from workers.providers.base import DeliveryError, DeliveryRequest, PermanentError, Receipt, TransientError
+from workers.providers.email_headers import (MAX_DISPLAY_NAME_BYTES, address_problem, mailbox, one_line,
+                                             unstructured)
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +35,14 @@ class SmtpProvider:
     def __init__(self, settings: SmtpSettings, *, timeout: float):
         if settings.security not in SECURITY_MODES:
             raise ValueError(f"SMTP security must be one of {SECURITY_MODES}, not {settings.security!r}")
+        for setting, address in (("EMAIL_FROM", settings.from_address), ("EMAIL_REPLY_TO", settings.reply_to)):
+            if address is not None and (problem := address_problem(address)):
+                raise ValueError(f"{setting} is not a usable email address: {problem}")
+        if len((settings.from_name or "").encode()) > MAX_DISPLAY_NAME_BYTES:
+            raise ValueError(f"EMAIL_FROM_NAME is longer than {MAX_DISPLAY_NAME_BYTES} bytes of UTF-8")
         self.settings = settings
         self.timeout = timeout
-        self.domain = settings.from_address.rpartition("@")[2] or "localhost"
+        self.domain = _message_id_domain(settings.from_address)
         self._tls = self._tls_context() if settings.security != "plain" else None
         self._smtp: smtplib.SMTP | None = None
         self._credential_problem: str | None = None
@@ -44,9 +51,15 @@ class SmtpProvider:
                         settings.username)
 
     def send(self, request: DeliveryRequest) -> Receipt:
-        message_id = f"<{request.notification_id}.{request.attempt}@{self.domain}>"
-        message = self._compose(request, message_id)
+        # The same on every attempt: a message repeated after a crash is one
+        # the receiving side can recognise and drop, not a second email.
+        message_id = f"<{request.notification_id}@{self.domain}>"
         masked = mask_address(request.recipient)
+        if problem := address_problem(request.recipient):
+            failure = PermanentError("smtp_invalid_address", f"the recipient address {problem}")
+            self._log_failure(request, failure)
+            raise failure
+        message = self._compose(request, message_id)
         try:
             self._transmit(message, request.recipient)
         except DeliveryError as failure:
@@ -82,12 +95,14 @@ class SmtpProvider:
     def _compose(self, request: DeliveryRequest, message_id: str) -> EmailMessage:
         settings = self.settings
         message = EmailMessage(policy=_MESSAGE_POLICY)
-        message["From"] = formataddr((settings.from_name or "", settings.from_address))
-        message["To"] = request.recipient
+        # Headers holding caller or configured text are built by email_headers,
+        # never parsed from text (see there why).
+        message["From"] = mailbox("From", settings.from_address, settings.from_name)
+        message["To"] = mailbox("To", request.recipient)
         if settings.reply_to:
-            message["Reply-To"] = settings.reply_to
-        if request.title:
-            message["Subject"] = " ".join(request.title.splitlines())  # a header is one line
+            message["Reply-To"] = mailbox("Reply-To", settings.reply_to)
+        if request.title and one_line(request.title):
+            message["Subject"] = unstructured("Subject", request.title)
         message["Date"] = formatdate(usegmt=True)
         message["Message-ID"] = message_id
         message.set_content(request.body)
@@ -237,6 +252,15 @@ class SmtpProvider:
         # Verifies the certificate chain and the host name: against the
         # configured CA bundle when given, otherwise the system's trust store.
         return ssl.create_default_context(cafile=self.settings.ca_file)
+
+
+def _message_id_domain(from_address: str) -> str:
+    """The sender's domain, in ASCII as a Message-ID needs it."""
+    domain = from_address.rpartition("@")[2]
+    try:
+        return domain.encode("idna").decode("ascii") or "localhost"
+    except UnicodeError:
+        return "localhost"
 
 
 def _classify(error: BaseException) -> DeliveryError | None:

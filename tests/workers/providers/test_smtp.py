@@ -91,7 +91,7 @@ def test_starttls_and_auth_deliver_a_text_and_html_message(server, certificate, 
 
     receipt = provider.send(request)
 
-    assert receipt.provider_message_id == f"<{request.notification_id}.2@herald.test>"
+    assert receipt.provider_message_id == f"<{request.notification_id}@herald.test>"
     [received] = server.messages
     assert received.tls and received.authenticated
     assert received.mail_from == "notify@herald.test"
