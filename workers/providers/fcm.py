@@ -171,13 +171,26 @@ def _load_credentials(settings: FcmSettings) -> service_account.Credentials:
         ) from error
 
 
+def _collapse_identity(request: DeliveryRequest) -> str:
+    """The caller's collapse_key, else the notification id (36 bytes, within APNs' 64).
+
+    A push repeated after a crash then replaces the first on the device
+    instead of showing twice.
+    """
+    return (request.options or {}).get("collapse_key") or str(request.notification_id)
+
+
 def _android_config(request: DeliveryRequest) -> dict:
     options = request.options or {}
     config = {"priority": "high" if request.priority == "critical" else "normal"}
     if options.get("ttl_seconds") is not None:
         config["ttl"] = f"{int(options['ttl_seconds'])}s"
     if options.get("collapse_key"):
+        # Only the caller's: FCM keeps at most four collapse keys per device, so
+        # one per notification would drop messages waiting for an offline phone.
         config["collapse_key"] = options["collapse_key"]
+    # The tag replaces a shown notification with the same tag, without that limit.
+    config["notification"] = {"tag": _collapse_identity(request)}
     return config
 
 
@@ -189,8 +202,7 @@ def _apns_config(request: DeliveryRequest) -> dict:
         # APNs wants an absolute UNIX time; 0 means "deliver once, do not store".
         expires = 0 if ttl == 0 else int(datetime.now(timezone.utc).timestamp()) + ttl
         headers["apns-expiration"] = str(expires)
-    if options.get("collapse_key"):
-        headers["apns-collapse-id"] = options["collapse_key"]
+    headers["apns-collapse-id"] = _collapse_identity(request)
     return {"headers": headers}
 
 

@@ -112,21 +112,37 @@ def test_a_critical_push_asks_for_immediate_delivery_with_ttl_and_collapse_key(f
     assert message["token"] == DEVICE
     assert message["notification"] == {"title": "Your order", "body": "It has shipped"}
     assert message["data"] == {"order": "42", "count": "3", "gift": "true"}
-    assert message["android"] == {"priority": "high", "ttl": "600s", "collapse_key": "order-42"}
+    assert message["android"] == {"priority": "high", "ttl": "600s", "collapse_key": "order-42",
+                                  "notification": {"tag": "order-42"}}
     apns = message["apns"]["headers"]
     assert apns["apns-priority"] == "10"
     assert apns["apns-collapse-id"] == "order-42"
     assert before + 600 <= int(apns["apns-expiration"]) <= int(time.time()) + 600
 
 
-def test_a_normal_push_without_options_leaves_expiry_and_collapsing_to_fcm(fcm, provider):
-    provider.send(push())
+def test_a_normal_push_without_options_collapses_on_its_notification_id(fcm, provider):
+    request = push()
+    provider.send(request)
 
     message = fcm.messages.sends[0].message
     assert "data" not in message
-    assert message["android"] == {"priority": "normal"}
-    assert message["apns"] == {"headers": {"apns-priority": "5"}}
+    # No Android collapse_key: FCM keeps only four per device for an offline phone.
+    assert message["android"] == {"priority": "normal", "notification": {"tag": str(request.notification_id)}}
+    assert message["apns"] == {"headers": {"apns-priority": "5", "apns-collapse-id": str(request.notification_id)}}
     assert fcm.messages.sends[0].body["validate_only"] is False
+
+
+def test_every_attempt_of_a_push_carries_the_same_collapse_identity(fcm, provider):
+    first = push()
+    provider.send(first)
+    provider.send(replace(first, attempt=2))
+    provider.send(push())
+
+    identities = [(s.message["apns"]["headers"]["apns-collapse-id"], s.message["android"]["notification"]["tag"])
+                  for s in fcm.messages.sends]
+    assert identities[0] == identities[1] == (str(first.notification_id),) * 2
+    assert identities[2] != identities[0]
+    assert len(identities[0][0].encode()) <= 64  # APNs' limit for apns-collapse-id
 
 
 def test_a_zero_ttl_means_now_or_never(fcm, provider):
