@@ -31,6 +31,15 @@ LIMITS = {
 ALLOWED_CONTENT = {channel: set(limits) for channel, limits in LIMITS.items()}
 REQUIRED_CONTENT = {"push": {"body"}, "email": {"subject", "body"}, "sms": {"body"}}
 
+# FCM refuses a message whose payload is over 4,096 bytes, counted as the app
+# receives it: each data key and value, and each notification field under its
+# key `gcm.notification.<field>`. Herald also sets the notification `tag` (the
+# collapse_key, or the 36-character notification id).
+FCM_PAYLOAD_LIMIT = 4_096
+FCM_RESERVED_DATA_KEYS = {"from", "notification", "message_type"}
+FCM_RESERVED_DATA_PREFIXES = ("google", "gcm")
+_NOTIFICATION_ID_LENGTH = 36
+
 
 def _storable(value: str) -> str:
     if problem := text_problem(value):
@@ -64,12 +73,20 @@ class QuietHoursBody(BaseModel):
         return QuietHours.parse(self.start, self.end)
 
 
+def _header_safe(value: str) -> str:
+    # FCM hands the collapse key to APNs as the apns-collapse-id header (64 bytes at most).
+    if not (value.isascii() and value.isprintable()):
+        raise PydanticCustomError("not_printable_ascii", "must be printable ASCII (it becomes an APNs header)")
+    return value
+
+
 class PushOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     # FCM keeps an undelivered message for at most 28 days.
     ttl_seconds: int | None = Field(default=None, ge=0, le=28 * 24 * 3600)
-    collapse_key: Text | None = Field(default=None, min_length=1, max_length=64)
+    collapse_key: Annotated[Text, AfterValidator(_header_safe)] | None = Field(
+        default=None, min_length=1, max_length=64)
 
 
 class NotificationBody(BaseModel):
@@ -157,6 +174,26 @@ def _content_problems(channel: str, content: Content) -> tuple[dict[str, str], d
     return problems, too_large
 
 
+def _push_problems(content: Content, options: PushOptions | None) -> tuple[dict[str, str], dict[str, str]]:
+    """(problems, size problems) of a push as FCM will judge it: reserved data keys, the payload limit."""
+    data = content.data or {}
+    reserved = sorted(key for key in data if key.lower() in FCM_RESERVED_DATA_KEYS
+                      or key.lower().startswith(FCM_RESERVED_DATA_PREFIXES))
+    if reserved:
+        shown = ", ".join(json.dumps(key) for key in reserved)
+        return {"content.data": f"key {shown} is reserved by FCM (from, notification, message_type, "
+                                f"and any key starting with google or gcm)"}, {}
+    tag = options.collapse_key if options and options.collapse_key else "x" * _NOTIFICATION_ID_LENGTH
+    fields = {"title": content.title, "body": content.body, "tag": tag}
+    size = sum(len(f"gcm.notification.{name}".encode()) + len(value.encode())
+               for name, value in fields.items() if value)
+    size += sum(len(key.encode()) + len(value.encode()) for key, value in data.items())
+    if size > FCM_PAYLOAD_LIMIT:
+        return {}, {"content": f"the push payload (title, body and data) is {size} bytes as FCM counts it, "
+                               f"more than FCM's limit of {FCM_PAYLOAD_LIMIT}"}
+    return {}, {}
+
+
 def _given(options: PushOptions | None) -> dict | None:
     """The options the caller set, or None."""
     return (options.model_dump(exclude_none=True) if options else None) or None
@@ -194,6 +231,9 @@ def parse_notification(payload: object) -> NotificationRequest:
         problems["options"] = f"not used by the {body.channel} channel"
     content_problems, too_large = _content_problems(body.channel, body.content)
     problems.update(content_problems)
+    if body.channel == "push" and not content_problems and not too_large:
+        push_problems, too_large = _push_problems(body.content, body.options)
+        problems.update(push_problems)
     if problems:
         raise invalid(problems)
     if too_large:
