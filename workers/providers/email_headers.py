@@ -95,8 +95,12 @@ def _phrase(text: str) -> list[str]:
 
 
 def display_name_text(name: str) -> str:
-    """The name as readers show it: on one line, each run of spaces one space (RFC 5322 phrase)."""
-    return " ".join(word for word in one_line(name).split(" ") if word)
+    """The name as readers show it: on one line, each run of whitespace one space (RFC 5322 phrase).
+
+    Any Unicode whitespace counts: Python's reader takes a no-break space
+    after a space for folding whitespace too.
+    """
+    return " ".join(one_line(name).split())
 
 
 def encoded_words(text: str, word_bytes: int = _ENCODED_WORD_BYTES) -> list[str]:

@@ -9,9 +9,13 @@ decodes back to what was sent, on one line.
 from __future__ import annotations
 
 import base64
+import unicodedata
 import uuid
+from itertools import groupby
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from common.config import SmtpSettings
 from tests.support.fake_smtp import FakeSmtpServer
@@ -190,3 +194,60 @@ def test_a_from_name_too_long_for_one_header_line_stops_the_provider_at_start(se
     with pytest.raises(ValueError):
         provider_for(server, from_name="é" * 351)
     provider_for(server, from_name="é" * 350)  # 700 bytes: still fine
+
+
+# -- any text at all -------------------------------------------------------------
+
+deterministic = settings(derandomize=True, database=None, deadline=None,
+                         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FRAGMENTS = ["=?", "?=", "=?utf-8?q?", "=?utf-8?b?", "=0D=0A", "=0A", "\r\n", "\n", "\r", "\u2028", "\u2029",
+             "\u0085", "\t", " ", "Bcc: victim@example.com", "Content-Type: text/html", ":", "<", ">", '"', ",",
+             "é", "☕", "\U0001f600", "\u200b", "\u00a0"]
+hostile_text = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=12)), max_size=30).map("".join)
+
+
+def expected_on_one_line(text: str) -> str:
+    """Each run of control characters or line/paragraph separators as one space, then trimmed."""
+    breaks = lambda c: unicodedata.category(c) in ("Cc", "Zl", "Zp")  # noqa: E731
+    return "".join(" " if is_break else "".join(run) for is_break, run in groupby(text, breaks)).strip()
+
+
+@pytest.fixture(scope="module")
+def kept_provider(server):
+    provider = provider_for(server)
+    yield provider
+    provider.close()
+
+
+@settings(deterministic, max_examples=300)
+@given(subject=hostile_text)
+def test_any_subject_arrives_as_one_subject_of_its_text(server, kept_provider, subject):
+    server.messages.clear()
+    kept_provider.send(delivery(subject))
+
+    [received] = server.messages
+    expected = expected_on_one_line(subject)
+    if expected:
+        assert list(received.message.keys()) == HERALD_HEADERS
+        assert received.message["Subject"] == expected
+    else:  # nothing left to show: no Subject at all
+        assert list(received.message.keys()) == [h for h in HERALD_HEADERS if h != "Subject"]
+    assert received.message.get_body(("plain",)).get_content().strip() == BODY
+
+
+@settings(deterministic, max_examples=150)
+@given(from_name=hostile_text)
+def test_any_from_name_arrives_as_one_display_name_of_its_text(server, from_name):
+    server.messages.clear()
+    provider = provider_for(server, from_name=from_name)
+    try:
+        provider.send(delivery())
+    finally:
+        provider.close()
+
+    [received] = server.messages
+    assert list(received.message.keys()) == HERALD_HEADERS
+    [sender] = received.message["From"].addresses
+    assert sender.addr_spec == "notify@herald.test"
+    # In a display name a run of whitespace reads as one space (RFC 5322 phrase).
+    assert sender.display_name == " ".join(expected_on_one_line(from_name).split())
