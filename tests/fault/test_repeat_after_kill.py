@@ -71,7 +71,7 @@ def collapse_identity(send) -> tuple[str, str]:
     return message["apns"]["headers"]["apns-collapse-id"], message["android"]["notification"]["tag"]
 
 
-def test_a_delivery_repeated_after_sigkill_carries_the_same_identity(client, auth, fleet, log_dir, vendors):
+def test_a_delivery_repeated_after_sigkill_carries_the_same_identity(client, auth, fleet, vendors):
     smtp_handler: StallFirstDataHandler = vendors.smtp._controller.handler
     device = f"device-{uuid.uuid4().hex[:12]}"
     vendors.fcm_messages.script(device, Hang(STALL_SECONDS))
