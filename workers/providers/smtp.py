@@ -35,8 +35,11 @@ class SmtpProvider:
     def __init__(self, settings: SmtpSettings, *, timeout: float):
         if settings.security not in SECURITY_MODES:
             raise ValueError(f"SMTP security must be one of {SECURITY_MODES}, not {settings.security!r}")
-        for setting, address in (("EMAIL_FROM", settings.from_address), ("EMAIL_REPLY_TO", settings.reply_to)):
-            if address is not None and (problem := address_problem(address)):
+        configured = {"EMAIL_FROM": settings.from_address or ""}
+        if settings.reply_to:
+            configured["EMAIL_REPLY_TO"] = settings.reply_to
+        for setting, address in configured.items():
+            if problem := address_problem(address):
                 raise ValueError(f"{setting} is not a usable email address: {problem}")
         if len((settings.from_name or "").encode()) > MAX_DISPLAY_NAME_BYTES:
             raise ValueError(f"EMAIL_FROM_NAME is longer than {MAX_DISPLAY_NAME_BYTES} bytes of UTF-8")
