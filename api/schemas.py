@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import PydanticCustomError
 
 from api.errors import ApiError, invalid
-from api.validators import ADDRESS_PROBLEMS, parse_iso8601, text_problem, timezone_problem
+from api.validators import ADDRESS_PROBLEMS, is_blank, parse_iso8601, text_problem, timezone_problem
 from common.quiet_hours import QuietHours
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -169,8 +169,8 @@ def _content_problems(channel: str, content: Content) -> tuple[dict[str, str], d
         if size > limit:
             unit = "bytes of JSON" if name == "data" else "characters"
             too_large[f"content.{name}"] = f"{size} {unit}, more than the limit of {limit}"
-        elif name in ("title", "subject", "body") and not value.strip():
-            problems[f"content.{name}"] = "must not be blank"
+        elif name in ("title", "subject", "body") and is_blank(value):
+            problems[f"content.{name}"] = "must not be blank (it has no visible character)"
     return problems, too_large
 
 

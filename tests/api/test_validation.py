@@ -45,6 +45,17 @@ MALFORMED = [
     case("missing subject for email", 422, "content.subject",
          json=email_body(content={"body": "Hi Ada"})),
     case("blank body", 422, "content.body", json=sms_body(content={"body": " \n\t "})),
+    # Blank means no visible character, whatever the characters are.
+    *[case(f"body of only {name}", 422, "content.body", json=sms_body(content={"body": text}))
+      for name, text in (("zero-width spaces", "\u200b\u200b"), ("byte order marks", "\ufeff"),
+                         ("word joiners", "\u2060 \u2060"), ("Braille blanks", "\u2800\u2800"),
+                         ("combining accents", "\u0301\u0308"), ("Hangul fillers", "\u3164\u115f"),
+                         ("bidi marks and tags", "\u200e\u202e\U000e0041"),
+                         ("ideographic spaces", "\u3000\u3000"), ("variation selectors", "\ufe0f"))],
+    case("invisible push title", 422, "content.title",
+         json=push_body(content={"title": "\u200b", "body": "Hello"})),
+    case("invisible email subject", 422, "content.subject",
+         json=email_body(content={"subject": "\ufeff\u2060", "body": "Hi Ada"})),
     case("body is a number", 422, "content.body", json=push_body(content={"body": 42})),
     case("data value is not a string", 422, "content.data.count",
          json=push_body(content={"body": "Hello", "data": {"count": 3}})),
@@ -155,3 +166,10 @@ def test_odd_bodies_are_answered_with_202_or_a_4xx_never_a_500(client, auth, raw
     assert response.status_code in {202, 400, 413, 422}, response.get_data(as_text=True)
     if response.status_code != 202:
         assert_error(response, response.status_code)
+
+
+@pytest.mark.parametrize("text", ["\u200bHi\u200b", "\u2800.", "e\u0301", "🎉", "\u3000字"])
+def test_text_with_a_visible_character_among_invisible_ones_is_not_blank(client, auth, text):
+    response = client.post("/v1/notifications", json=sms_body(content={"body": text}), headers=auth)
+
+    assert response.status_code == 202, response.get_data(as_text=True)
