@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone as tz
 
 from sqlalchemy import select
 
 from api.errors import invalid
+from api.responses import iso
 from api.schemas import NotificationRequest
-from api.validators import ADDRESS_PROBLEMS
+from api.validators import ADDRESS_PROBLEMS, schedulable_problem
 from common.config import Settings
 from common.db import db
 from common.localtime import localize
@@ -27,6 +28,7 @@ from common.statuses import Status
 # Why a notification is created `suppressed`, never to be sent.
 OPTED_OUT = "recipient_opted_out"
 NO_ADDRESS = "recipient_has_no_address"
+UTC = tz.utc
 SUPPRESSION_MESSAGES = {
     OPTED_OUT: "the recipient opted out of this channel",
     NO_ADDRESS: "the recipient has no address for this channel",
@@ -50,6 +52,11 @@ class Plan:
     send_at: datetime | None  # aware
     rule: QuietRule | None
     notifications: list[PlannedNotification]
+
+
+def beyond_tables_message(deliver_at: datetime) -> str:
+    return (f"quiet hours would move delivery to {iso(deliver_at)}, past the end of "
+            "Herald's time-zone rules (2037)")
 
 
 def find_recipient(service: str, external_id: str) -> Recipient | None:
@@ -85,7 +92,14 @@ def plan_request(service: str, request: NotificationRequest, config: Settings,
         if timezone is None:
             raise invalid({"send_at": "has no UTC offset, and neither the request nor the "
                                       "recipient has a timezone"})
-        send_at = localize(send_at, timezone)
+        try:
+            send_at = localize(send_at, timezone)
+        except OverflowError:  # near year 1 or 9999
+            raise invalid({"send_at": "out of range once converted to UTC"}) from None
+    if send_at is not None:
+        if problem := schedulable_problem(send_at):
+            raise invalid({"send_at": problem})
+        send_at = send_at.astimezone(UTC)
     rule = quiet_rule(timezone, requested=request.quiet_hours,
                       recipient=stored_window(recipient.quiet_hours) if recipient else None,
                       service=config.quiet_hours)
@@ -96,6 +110,8 @@ def plan_request(service: str, request: NotificationRequest, config: Settings,
         schedule = schedule_delivery(due, reason=reason, rule=rule,
                                      critical=request.priority == "critical", key=nid,
                                      spread_interval=config.quiet_hours_spread, timezone=timezone)
+        if schedulable_problem(schedule.deliver_at):
+            raise invalid({"send_at": beyond_tables_message(schedule.deliver_at)})
         status = Status.SUPPRESSED if suppressed_because else Status.SCHEDULED
         return PlannedNotification(nid, to, status, schedule, suppressed_because)
 

@@ -39,10 +39,11 @@ from sqlalchemy import select
 
 from api.creation import add_planned
 from api.errors import ApiError, invalid
-from api.planning import Plan, plan_request
+from api.planning import Plan, beyond_tables_message, plan_request
 from api.reminder_schema import ReminderRequest, describe, nested_error
 from api.responses import iso
 from api.schemas import NotificationRequest, parse_notification
+from api.validators import schedulable_problem
 from common import lifecycle
 from common.config import Settings
 from common.db import db
@@ -75,6 +76,8 @@ def _event_instant(event_at: datetime, timezone: str | None, now: datetime) -> d
         except OverflowError:
             raise invalid({"event_at": "out of range once converted to UTC"}) from None
     event_at = event_at.astimezone(UTC)
+    if problem := schedulable_problem(event_at):
+        raise invalid({"event_at": problem})
     if event_at <= now:
         raise invalid({"event_at": "must be in the future (to stop reminders for an event that "
                                    "is over, cancel them)"})
@@ -95,7 +98,13 @@ def _skipped(seconds: int, at: datetime, member: Notification | None = None) -> 
 def _add_reminder(api_key: ApiKey, group: NotificationGroup, request: NotificationRequest,
                   seconds: int, at: datetime, config: Settings,
                   now: datetime) -> list[Publication]:
-    plan = _plan(api_key.service, replace(request, send_at=at), config, now)
+    try:
+        plan = plan_request(api_key.service, replace(request, send_at=at), config, now)
+    except ApiError as error:
+        # The reminder's time comes from event_at: a problem with it is event_at's.
+        if "send_at" in error.fields:
+            raise invalid({"event_at": f"the {describe(seconds)} reminder: {error.fields['send_at']}"}) from None
+        raise nested_error(error, "notification") from None
     _rows, publications = add_planned(api_key, plan, config, now, group=group,
                                       reminder_offset=-seconds)
     return publications
@@ -232,6 +241,9 @@ def reschedule_reminders(api_key: ApiKey, group_id: str, new_event_at: datetime,
                                      critical=member.priority == "critical", key=member.id,
                                      spread_interval=config.quiet_hours_spread,
                                      timezone=base.timezone)
+        if schedulable_problem(schedule.deliver_at):
+            raise invalid({"event_at": f"the {describe(seconds)} reminder: "
+                                       f"{beyond_tables_message(schedule.deliver_at)}"})
         enqueue = within_horizon(schedule.deliver_at, now, config.eta_horizon)
         note = f"rescheduled: the event moved to {iso(event_at)}, due {iso(at)}"
         if schedule.reason == "quiet_hours":

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import ApiError, invalid
 from api.schemas import NotificationRequest, Text, parse_notification, validated
-from api.validators import parse_iso8601
+from api.validators import parse_iso8601, schedulable_problem
 
 MAX_REMINDERS = 10
 MAX_REMIND_BEFORE = 365 * 24 * 3600
@@ -96,7 +96,14 @@ def _parse_event_at(value: str, zone: str | None, *, naive_ok: bool) -> datetime
     moment = parse_iso8601(value, zone, allow_naive=True)
     if moment.tzinfo is None and not naive_ok:
         raise ValueError("has no UTC offset: add one, or give notification.timezone")
+    _check_schedulable(moment)
     return moment
+
+
+def _check_schedulable(moment: datetime) -> None:
+    # A naive time waits for the recipient's timezone: `api.reminder_groups` checks it then.
+    if moment.tzinfo is not None and (problem := schedulable_problem(moment)):
+        raise ValueError(problem)
 
 
 def parse_reminders(payload: object) -> ReminderRequest:
@@ -149,6 +156,8 @@ def parse_reschedule(payload: object) -> datetime:
     """The new event time: aware, or naive to be read in the group's timezone."""
     body = validated(RescheduleBody, payload)
     try:
-        return parse_iso8601(body.event_at, allow_naive=True)
+        moment = parse_iso8601(body.event_at, allow_naive=True)
+        _check_schedulable(moment)
+        return moment
     except ValueError as error:
         raise invalid({"event_at": str(error)}) from None

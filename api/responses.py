@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from common.localtime import utc_iso
 from common.models import Notification, NotificationEvent
 
 
 def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
+    """Every time in every answer: UTC with `Z`, whatever offset the caller used."""
+    return utc_iso(moment) if moment else None
 
 
 def notification_summary(n: Notification) -> dict:

@@ -16,7 +16,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import PydanticCustomError
 
 from api.errors import ApiError, invalid
-from api.validators import ADDRESS_PROBLEMS, is_blank, parse_iso8601, text_problem, timezone_problem
+from api.validators import (
+    ADDRESS_PROBLEMS, is_blank, parse_iso8601, schedulable_problem, text_problem, timezone_problem,
+)
 from common.quiet_hours import QuietHours
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -221,6 +223,9 @@ def parse_notification(payload: object) -> NotificationRequest:
             send_at = _send_at(body)
         except ValueError as error:
             problems["send_at"] = str(error)
+        # A naive time waits for the recipient's timezone: `api.planning` checks it then.
+        if send_at is not None and send_at.tzinfo is not None and (problem := schedulable_problem(send_at)):
+            problems["send_at"] = problem
     quiet_hours = None
     if body.quiet_hours is not None:
         try:

@@ -7,7 +7,7 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import select, tuple_
 
@@ -112,8 +112,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         moment = datetime.fromisoformat(created_at)
         if moment.tzinfo is None:
             raise ValueError
-        return moment, uuid.UUID(nid)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
+        # In UTC, as the column holds it; near year 1 or 9999 this overflows.
+        return moment.astimezone(timezone.utc), uuid.UUID(nid)
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise ValueError("not a cursor from a previous page") from None
 
 

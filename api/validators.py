@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import pytz
 
-from common.localtime import localize
+from common.localtime import TIME_TABLES_END, beyond_time_tables, localize
 
 # Every pattern is used with fullmatch and written with ASCII classes: `$` also
 # matches before a trailing newline, and `\d` matches any script's digits.
@@ -82,6 +82,14 @@ def parse_iso8601(value: str, zone_name: str | None = None, *, allow_naive: bool
 def _in_range(moment: datetime) -> datetime:
     moment.astimezone(timezone.utc)  # raises OverflowError when out of range
     return moment
+
+
+def schedulable_problem(instant: datetime) -> str | None:
+    """Whether an aware time can be scheduled: refused from the end of the time-zone tables on."""
+    if beyond_time_tables(instant):
+        return (f"must be before {TIME_TABLES_END:%Y-%m-%dT%H:%M:%SZ}: "
+                "Herald's time-zone rules end in 2037")
+    return None
 
 
 def text_problem(value: str) -> str | None:

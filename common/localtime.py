@@ -12,6 +12,23 @@ from datetime import datetime, timezone
 
 import pytz
 
+# pytz's tables stop at the end of 2037 (its last rule change is in November
+# 2037): after that every zone keeps its last known offset, so New York in
+# July 2038 would come out an hour late. Herald refuses to schedule from here on.
+TIME_TABLES_END = datetime(2038, 1, 1, tzinfo=timezone.utc)
+
+
+def utc_iso(instant: datetime) -> str:
+    """The aware `instant` as ISO 8601 in UTC with `Z`: the one way Herald writes a time."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"expected a timezone-aware datetime, got naive {instant!r}")
+    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def beyond_time_tables(instant: datetime) -> bool:
+    """Whether the aware `instant` is past what the time-zone tables describe."""
+    return instant >= TIME_TABLES_END
+
 
 def localize(wall_time: datetime, zone_name: str) -> datetime:
     """The UTC instant a naive local time stands for in `zone_name`."""

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import pytz
 
+from common.localtime import utc_iso
 from common.quiet_hours import REASON_QUIET_HOURS, QuietHours, plan_delivery
 
 
@@ -111,7 +112,7 @@ def schedule_delivery(
 ) -> Schedule:
     """Move a due time out of the recipient's quiet hours, and say why, in their local time too."""
     zone = rule.timezone if rule else timezone
-    detail = {"due_at": due.isoformat(), "local_due_at": _local(due, zone), "reasons": [reason]}
+    detail = {"due_at": utc_iso(due), "local_due_at": _local(due, zone), "reasons": [reason]}
     if rule is None:
         detail["quiet_hours"] = None if zone else "not applied: no timezone"
         return Schedule(due, reason, detail)
@@ -125,7 +126,7 @@ def schedule_delivery(
         return Schedule(due, reason, detail)
     detail["reasons"] += ["quiet_hours", "spread"]
     detail.update(
-        window_end_at=plan.window_end.isoformat(),
+        window_end_at=utc_iso(plan.window_end),
         local_window_end_at=_local(plan.window_end, zone),
         spread_seconds=round((plan.deliver_at - plan.window_end).total_seconds(), 3),
         local_deliver_at=_local(plan.deliver_at, zone),

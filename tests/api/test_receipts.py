@@ -300,3 +300,34 @@ def test_receipts_are_404_without_a_public_url_to_check_signatures_against(db, m
     assert fetch(nid).status == "sent"
     with app.app_context():
         db.engine.dispose()
+
+
+# --- signed but malformed callbacks ----------------------------------------------------------------
+
+@pytest.mark.parametrize("name, value", [
+    ("ErrorCode", "3" * 80),  # longer than the error_code column once prefixed
+    ("ErrorCode", "30003\n"),
+    ("ErrorCode", "３０００３"),  # full-width digits
+    ("ErrorCode", "30003; DROP TABLE notifications"),
+    ("MessageSid", SID + "\x00"),
+    ("MessageSid", "S" * 300),
+    ("MessageSid", SID + "\n"),
+])
+def test_a_signed_callback_with_a_malformed_value_is_refused_naming_it_and_changes_nothing(
+        twilio_client, make_sms, name, value):
+    nid = make_sms()
+    before = snapshot(nid)
+    form = {**params("failed", error_code="30003"), name: value}
+
+    assert_error(post_receipt(twilio_client, nid, form), 422, name)
+    assert snapshot(nid) == before
+    assert events_of(nid) == []
+
+
+def test_an_empty_error_code_reads_as_none(twilio_client, make_sms):
+    nid = make_sms()
+
+    response = post_receipt(twilio_client, nid, {**params("undelivered"), "ErrorCode": ""})
+
+    assert response.status_code == 200
+    assert fetch(nid).error_code == "twilio_undelivered"

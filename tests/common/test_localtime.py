@@ -1,6 +1,9 @@
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from common.localtime import localize
+import pytest
+import pytz
+
+from common.localtime import TIME_TABLES_END, beyond_time_tables, localize, utc_iso
 
 
 def utc(*args):
@@ -24,3 +27,18 @@ def test_ambiguous_time_takes_the_first_occurrence():
 def test_skipped_day_in_apia():
     # Samoa skipped 2011-12-30 entirely: the day starts at 2011-12-31 00:00 +14.
     assert localize(datetime(2011, 12, 30, 10, 0), "Pacific/Apia") == utc(2011, 12, 30, 10, 0)
+
+
+def test_utc_iso_writes_any_offset_as_the_same_instant_in_utc_with_z():
+    india = datetime(2030, 1, 1, 10, 0, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    assert utc_iso(india) == "2030-01-01T04:30:00Z"
+    with pytest.raises(ValueError):
+        utc_iso(datetime(2030, 1, 1, 10, 0))
+
+
+def test_the_time_tables_end_where_pytz_stops_knowing_rule_changes():
+    last_change = max(zone._utc_transition_times[-1] for zone in map(pytz.timezone, pytz.all_timezones)
+                      if getattr(zone, "_utc_transition_times", None))
+    assert last_change.year == TIME_TABLES_END.year - 1
+    assert beyond_time_tables(TIME_TABLES_END)
+    assert not beyond_time_tables(TIME_TABLES_END - timedelta(microseconds=1))
