@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import BadRequest
@@ -38,12 +39,19 @@ def json_body() -> object:
                        {"body": "not valid JSON"}) from None
 
 
+# Printable ASCII without commas: servers join repeated headers with a comma,
+# so a comma would make two Idempotency-Key headers one key.
+_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x2b\x2d-\x7e]+")
+
+
 def idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
-        raise invalid({"Idempotency-Key": f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters"})
-    if key is not None and (problem := text_problem(key)):
-        raise invalid({"Idempotency-Key": problem})
+    if key is None:
+        return None
+    if "," in key:
+        raise invalid({"Idempotency-Key": "give one Idempotency-Key header, with no comma in it"})
+    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise invalid({"Idempotency-Key": f"must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"})
     return key
 
 
