@@ -50,10 +50,13 @@ def find_notification(service: str, notification_id: str) -> Notification:
 
 
 def history(notification: Notification) -> list[NotificationEvent]:
+    """Events in the order they were written: each is written under the row's lock
+    (`common.lifecycle.record_event`), so ids follow commit order where times,
+    read before a wait for that lock, might not."""
     return list(db.session.execute(
         select(NotificationEvent)
         .where(NotificationEvent.notification_id == notification.id)
-        .order_by(NotificationEvent.at, NotificationEvent.id)
+        .order_by(NotificationEvent.id)
     ).scalars())
 
 

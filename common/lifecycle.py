@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 
 from common.db import db
-from common.models import Notification, NotificationEvent
+from common.models import Notification, NotificationEvent, utcnow
 from common.statuses import PENDING, Status, allowed_sources
 
 # UPDATE ... RETURNING hands back the row as written, even when the session
@@ -29,10 +29,17 @@ def record_event(
     worker: str | None = None,
     detail: str | None = None,
 ) -> None:
+    """Append the notification's current state to its history.
+
+    Call it after the UPDATE that changed the row, so the row lock is held: the
+    event's id (history's order) then follows the order the changes committed
+    in. Its time is when the change happened: `at` is read before a request may
+    wait for that lock, so a later clock reading wins.
+    """
     db.session.add(
         NotificationEvent(
             notification_id=notification.id,
-            at=at,
+            at=max(at, utcnow()),
             status=notification.status,
             attempt=notification.attempts,
             worker=worker,
