@@ -220,7 +220,12 @@ def reschedule_reminders(api_key: ApiKey, group_id: str, new_event_at: datetime,
                          config: Settings, now: datetime) -> dict:
     """Move the pending members with the event; cancel those now past; create those now due."""
     group = find_group(api_key.service, group_id, for_update=True)
-    notification = _with_group_reference(parse_notification(group.template), group.reference)
+    try:
+        # Checked again: a template stored before a check tightened may no longer pass.
+        template = parse_notification(group.template)
+    except ApiError as error:
+        raise nested_error(error, "notification") from None
+    notification = _with_group_reference(template, group.reference)
     base = _plan(api_key.service, replace(notification, send_at=None), config, now)
     event_at = _event_instant(new_event_at, base.timezone, now)
     quiet_hours = base.rule.as_json() if base.rule else None

@@ -109,3 +109,24 @@ def test_a_stored_address_that_no_longer_passes_is_never_used(client, auth):
     shown = client.get(f"/v1/notifications/{notification['id']}", headers=auth).get_json()
     assert shown["to"] == ""
     assert shown["error"]["code"] == "recipient_has_no_address"
+
+
+def test_rescheduling_reminders_whose_stored_address_no_longer_passes_is_refused(client, auth):
+    from datetime import timedelta
+
+    from common.models import NotificationGroup, utcnow
+
+    event = (utcnow() + timedelta(days=3)).isoformat()
+    created = client.post("/v1/reminders", headers=auth, json={
+        "event_at": event, "remind_before": ["1h"], "notification": sms_body()})
+    assert created.status_code == 201
+    db.session.rollback()
+    group = db.session.query(NotificationGroup).one()
+    group.template = {**group.template, "to": "+447700900123\n"}  # stored before the checks tightened
+    db.session.commit()
+
+    moved = (utcnow() + timedelta(days=4)).isoformat()
+    response = client.post(f"/v1/reminders/{created.get_json()['group_id']}/reschedule", headers=auth,
+                           json={"event_at": moved})
+
+    assert_error(response, 422, "notification.to")
