@@ -24,6 +24,8 @@ import re
 import sys
 import traceback
 
+from sqlalchemy.exc import StatementError
+
 # An email address: enough of RFC 5322's shape to catch what a caller sends (without the
 # characters that also delimit paths, queries and quotes around it: / = ? & ').
 _EMAIL = re.compile(r"[\w.!#$%*+^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
@@ -31,12 +33,14 @@ _EMAIL = re.compile(r"[\w.!#$%*+^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w+])\+\d{7,15}(?!\d)")
 # A Herald API key (api.auth): shown as its kind only.
 _API_KEY = re.compile(r"hrd_(live|test)_[\w-]+")
-# psycopg2's detail lines repeat the offending row's values.
+# psycopg2's detail lines repeat the offending row's values (also inside an exception's repr,
+# where the line break is written `\n`).
 _DB_DETAIL = re.compile(r"^(DETAIL|HINT|CONTEXT|LINE \d+):.*$", re.MULTILINE)
+_DB_DETAIL_ESCAPED = re.compile(r"\\n(DETAIL|HINT|CONTEXT|LINE \d+):.*?(?=\\n|$)", re.MULTILINE)
 # SQLAlchemy appends the bound values unless the engine hides them.
 _SQL_PARAMETERS = re.compile(r"\[parameters: .*?\](?=\n|$)", re.DOTALL)
 
-_DATABASE_MODULES = ("psycopg2", "sqlalchemy", "sqlite3")
+_DRIVER_MODULES = ("psycopg2", "sqlite3")
 
 
 def _mask_email(match: re.Match) -> str:
@@ -53,14 +57,16 @@ def scrub(text: str) -> str:
     """`text` with addresses, phone numbers, API keys and database detail lines masked."""
     text = _SQL_PARAMETERS.sub("[parameters hidden]", text)
     text = _DB_DETAIL.sub(lambda m: f"{m.group(1)}: [hidden]", text)
+    text = _DB_DETAIL_ESCAPED.sub(lambda m: f"\\n{m.group(1)}: [hidden]", text)
     text = _API_KEY.sub(lambda m: f"hrd_{m.group(1)}_[hidden]", text)
     text = _EMAIL.sub(_mask_email, text)
     return _PHONE.sub(_mask_phone, text)
 
 
 def _is_database_error(exc_type: type) -> bool:
-    return any(cls.__module__.split(".")[0] in _DATABASE_MODULES for cls in exc_type.__mro__
-               if cls not in (BaseException, Exception))
+    """An error of a statement (SQLAlchemy's) or of the driver, whose text may quote bound values."""
+    return issubclass(exc_type, StatementError) or any(
+        cls.__module__.split(".")[0] in _DRIVER_MODULES for cls in exc_type.__mro__)
 
 
 def describe_database_error(error: BaseException) -> str:
@@ -108,14 +114,43 @@ def _exc_info(exc_info):
     return exc_info if isinstance(exc_info, tuple) and exc_info[1] is not None else None
 
 
+def _database_errors(exception: BaseException | None) -> list[BaseException]:
+    """The database errors in an exception's chain of causes."""
+    found, pending, seen = [], [exception], set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if _is_database_error(type(current)):
+            found.append(current)
+        pending += [current.__cause__, current.__context__]
+    return found
+
+
+def _described(value):
+    """A log argument, with a database error replaced by its description."""
+    if isinstance(value, BaseException) and _is_database_error(type(value)):
+        return describe_database_error(value)
+    return value
+
+
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     """Fix the record's text now, masked; its traceback becomes masked text too."""
+    if isinstance(record.args, tuple):
+        record.args = tuple(_described(value) for value in record.args)
+    elif isinstance(record.args, dict):
+        record.args = {name: _described(value) for name, value in record.args.items()}
     try:
         message = record.getMessage()
     except Exception:  # a bad format string: leave it to logging to report
         return record
-    record.msg, record.args = scrub(message), None
     exc_info = _exc_info(record.exc_info)
+    # A message may quote the exception it reports (Celery's "raised unexpected: <repr>").
+    for error in _database_errors(exc_info[1] if exc_info else None):
+        for text in {str(error), repr(error)} - {""}:
+            message = message.replace(text, describe_database_error(error))
+    record.msg, record.args = scrub(message), None
     if exc_info is not None:
         record.exc_text = format_exception(exc_info)
         record.exc_info = None  # formatters append exc_text; nothing formats the raw one again
