@@ -8,9 +8,15 @@ master, before anything imports prometheus_client, so the forked workers
 start in multiprocess mode.
 
 Logs: with LOG_FORMAT=json, gunicorn's own lines (error log, access log) and
-the application's are JSON objects, one per line.
+the application's are JSON objects, one per line. Every record is masked
+(common.redaction): no address, phone number or API key reaches them.
 
-Only hooks and logging live here; the bind address, the number of workers and
+The edge: gunicorn's own refusals (request line or headers over the limits
+below, malformed requests) answer in the API's JSON error shape
+(api.server_worker). The control socket is off: its default path is one per
+user, shared by every gunicorn on the machine, and Herald needs no gunicornc.
+
+Only hooks, logging and the edge live here; the bind address, the number of workers and
 the rest stay on the command line (which wins over this file).
 """
 
@@ -21,7 +27,9 @@ from pathlib import Path
 
 from common import multiprocess
 from common.config import PROJECT_ROOT, settings
+from common.redaction import redact_every_log_record
 
+redact_every_log_record()  # the master's lines too
 _config = settings()
 _own_directory: Path | None = None
 if not os.environ.get(multiprocess.ENV):
@@ -30,8 +38,20 @@ if not os.environ.get(multiprocess.ENV):
 
 
 # The request line without its query string (and no referer): a query such as
-# ?recipient=ada@example.com must not put an address in the access log.
-access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s "%(a)s"'
+# ?recipient=ada@example.com must not put an address in the access log. No
+# user name (%(u)s): it is whatever a Basic Authorization header says, and a
+# caller may send its API key there. The user agent is the caller's text,
+# kept as data (quoted here, a JSON string under LOG_FORMAT=json, masked).
+access_log_format = '%(h)s %(l)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s "%(a)s"'
+
+worker_class = "api.server_worker.JsonErrorSyncWorker"
+control_socket_disable = True
+# The longest request Herald answers (a list filtered by recipient and
+# reference, with a cursor) is under 1.5 KB; an API key header is under 100
+# bytes. Proxies and tracing add a few headers of their own.
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190
 
 
 def on_starting(server):

@@ -109,7 +109,8 @@ def create_notification(
     group = None
     if len(plan.notifications) > 1:  # a push to each of the recipient's devices
         group = NotificationGroup(service=api_key.service, kind="devices",
-                                  reference=request.reference, created_at=now, updated_at=now)
+                                  sandbox=api_key.kind == "test", reference=request.reference,
+                                  created_at=now, updated_at=now)
         db.session.add(group)
         db.session.flush()
     rows, publications = add_planned(api_key, plan, config, now, group=group)

@@ -30,11 +30,16 @@ def invalid(fields: dict[str, str], status: int = 422, code: str = "invalid_requ
     return ApiError(status, code, message, fields)
 
 
-def error_response(error: ApiError):
+def error_body(error: ApiError) -> dict:
+    """The JSON document of an error; the server's own answers (api.server_worker) use it too."""
     body = {"status": error.status, "code": error.code, "message": error.message}
     if error.fields:
         body["fields"] = error.fields
-    return jsonify(error=body), error.status
+    return {"error": body}
+
+
+def error_response(error: ApiError):
+    return jsonify(error_body(error)), error.status
 
 
 _HTTP_CODES = {

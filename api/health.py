@@ -1,4 +1,10 @@
-"""Liveness (/health) and readiness (/ready: the database, the broker and its queues, the providers)."""
+"""Liveness (/health) and readiness (/ready: the database, the broker and its queues, the providers).
+
+Both answer without an API key, so they show only fixed codes and figures:
+check results name an error class, a provider problem is a code. Whatever a
+worker wrote about a provider (a user name, a host, a project) stays in the
+database and in that worker's log.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,8 @@ UNKNOWN = "unknown"
 # have short timeouts of their own (Kubernetes: 1 s by default), and a broker
 # slower than this is as good as down for them.
 BROKER_CHECK_TIMEOUT = 2.0
+# What /ready says of any credential problem a worker reported; its log has the details.
+CREDENTIALS_REJECTED = "credentials_rejected"
 
 
 @bp.get("/health")
@@ -58,7 +66,7 @@ def _inspect_broker(timeout: float) -> tuple[str, dict]:
 
 
 def _providers(config, database_ok: bool) -> dict:
-    """Per channel: the provider in use and the last credential problem a worker met."""
+    """Per channel: the provider in use and whether a worker last met a credential problem."""
     health = {}
     if database_ok:
         try:
@@ -72,7 +80,7 @@ def _providers(config, database_ok: bool) -> dict:
         known = row is not None and row.provider == name
         report[channel] = {
             "provider": name,
-            "problem": row.problem if known else None,
+            "problem": CREDENTIALS_REJECTED if known and row.problem else None,
             "reported_at": iso(row.updated_at) if known else None,
         }
     return report

@@ -19,10 +19,11 @@ from sqlalchemy import distinct, func, select
 from api.auth import requires_api_key
 from api.errors import invalid
 from api.responses import iso
+from api.visibility import visible_notifications
 from common import metrics
 from common.celery_app import celery_app
 from common.db import db
-from common.models import Notification, NotificationEvent, utcnow
+from common.models import ApiKey, Notification, NotificationEvent, utcnow
 from common.statuses import Status
 from common.topology import CHANNELS, MAINTENANCE_QUEUE
 
@@ -64,8 +65,9 @@ def period_seconds() -> int:
     return value
 
 
-def events_in_period(service: str, since: datetime, until: datetime, *columns):
-    """SELECT `columns` over the service's events with since <= at < until.
+def events_in_period(api_key: ApiKey, since: datetime, until: datetime, *columns):
+    """SELECT `columns` over the events of the notifications `api_key` may see (api.visibility),
+    with since <= at < until.
 
     A range scan of ix_notification_events_at, each event joined to its
     notification by primary key for the service and the channel.
@@ -74,12 +76,12 @@ def events_in_period(service: str, since: datetime, until: datetime, *columns):
         select(*columns)
         .join(Notification, Notification.id == NotificationEvent.notification_id)
         .where(NotificationEvent.at >= since, NotificationEvent.at < until,
-               Notification.service == service)
+               *visible_notifications(api_key))
     )
 
 
-def count_events(service: str, since: datetime, until: datetime) -> dict:
-    """The service's notification events with since <= at < until, counted three ways.
+def count_events(api_key: ApiKey, since: datetime, until: datetime) -> dict:
+    """The events of the notifications `api_key` may see, since <= at < until, counted three ways.
 
     An event is one row of a notification's history (notification_events), as
     GET /v1/notifications/{id} lists them: its creation (`scheduled`, or
@@ -96,13 +98,13 @@ def count_events(service: str, since: datetime, until: datetime) -> dict:
     appear only in `by_status`, `by_channel` and `totals.api_events`.
     """
     rows = db.session.execute(
-        events_in_period(service, since, until,
+        events_in_period(api_key, since, until,
                          NotificationEvent.status, Notification.channel, NotificationEvent.worker,
                          func.count())
         .group_by(NotificationEvent.status, Notification.channel, NotificationEvent.worker)
     ).all()
     notifications = db.session.scalar(events_in_period(
-        service, since, until, func.count(distinct(NotificationEvent.notification_id))))
+        api_key, since, until, func.count(distinct(NotificationEvent.notification_id))))
     statuses = [s.value for s in Status]
 
     def zeros() -> dict[str, int]:
@@ -136,5 +138,5 @@ def service_metrics():
     period = period_seconds()
     until = utcnow()
     since = until - timedelta(seconds=period)
-    counts = count_events(g.api_key.service, since, until)
+    counts = count_events(g.api_key, since, until)
     return jsonify(period_seconds=period, since=iso(since), until=iso(until), **counts)

@@ -84,7 +84,7 @@ def preview():
 @bp.get("/<notification_id>")
 @requires_api_key
 def show(notification_id: str):
-    notification = find_notification(g.api_key.service, notification_id)
+    notification = find_notification(g.api_key, notification_id)
     return jsonify(notification_detail(notification, history(notification)))
 
 
@@ -142,19 +142,19 @@ def list_filters() -> ListFilters:
 @bp.get("")
 @requires_api_key
 def index():
-    page, next_cursor = list_notifications(g.api_key.service, list_filters())
+    page, next_cursor = list_notifications(g.api_key, list_filters())
     return jsonify(data=[notification_summary(n) for n in page], next_cursor=next_cursor)
 
 
 @bp.post("/<notification_id>/cancel")
 @requires_api_key
 def cancel(notification_id: str):
-    notification = cancel_notification(g.api_key.service, notification_id, utcnow())
+    notification = cancel_notification(g.api_key, notification_id, utcnow())
     return jsonify(notification_summary(notification))
 
 
 @bp.post("/<notification_id>/send-now")
 @requires_api_key
 def hurry(notification_id: str):
-    notification = send_now(g.api_key.service, notification_id, utcnow())
+    notification = send_now(g.api_key, notification_id, utcnow())
     return jsonify(notification_summary(notification)), 202

@@ -42,6 +42,7 @@ from api.errors import ApiError, invalid
 from api.planning import Plan, beyond_tables_message, plan_request
 from api.reminder_schema import ReminderRequest, describe, nested_error
 from api.responses import iso
+from api.visibility import sandboxed, visible_groups
 from api.schemas import NotificationRequest, parse_notification
 from api.validators import schedulable_problem
 from common import lifecycle
@@ -120,14 +121,15 @@ def members_of(group: NotificationGroup) -> list[Notification]:
     ).scalars())
 
 
-def find_group(service: str, group_id: str, *, for_update: bool = False) -> NotificationGroup:
+def find_group(api_key: ApiKey, group_id: str, *, for_update: bool = False) -> NotificationGroup:
+    """The reminder group, if `api_key` may see it (api.visibility); 404 otherwise."""
     try:
         gid = uuid.UUID(group_id)
     except ValueError:
         raise ApiError(404, "not_found", "no such reminder group") from None
     query = select(NotificationGroup).where(NotificationGroup.id == gid,
-                                            NotificationGroup.service == service,
-                                            NotificationGroup.kind == "reminders")
+                                            NotificationGroup.kind == "reminders",
+                                            *visible_groups(api_key))
     if for_update:  # cancel and reschedule of one group take turns
         query = query.with_for_update()
     group = db.session.execute(query).scalar_one_or_none()
@@ -168,8 +170,8 @@ def group_view(group: NotificationGroup, members: list[Notification],
     }
 
 
-def show_reminders(service: str, group_id: str) -> dict:
-    group = find_group(service, group_id)
+def show_reminders(api_key: ApiKey, group_id: str) -> dict:
+    group = find_group(api_key, group_id)
     return group_view(group, members_of(group))
 
 
@@ -183,7 +185,8 @@ def create_reminders(api_key: ApiKey, request: ReminderRequest, *, config: Setti
     event_at = _event_instant(request.event_at, timezone, now)
 
     group = NotificationGroup(
-        id=uuid.uuid4(), service=api_key.service, kind="reminders", reference=request.reference,
+        id=uuid.uuid4(), service=api_key.service, kind="reminders", sandbox=sandboxed(api_key),
+        reference=request.reference,
         event_at=event_at, offsets=[-seconds for seconds in request.remind_before],
         template=request.template, created_at=now, updated_at=now,
     )
@@ -201,8 +204,8 @@ def create_reminders(api_key: ApiKey, request: ReminderRequest, *, config: Setti
     return group_view(group, members_of(group), skipped)
 
 
-def cancel_reminders(service: str, group_id: str, now: datetime) -> dict:
-    group = find_group(service, group_id, for_update=True)
+def cancel_reminders(api_key: ApiKey, group_id: str, now: datetime) -> dict:
+    group = find_group(api_key, group_id, for_update=True)
     members = members_of(group)
     cancelled = sum(
         lifecycle.cancel(m.id, now=now, detail="cancelled with its reminder group") is not None
@@ -219,7 +222,7 @@ def cancel_reminders(service: str, group_id: str, now: datetime) -> dict:
 def reschedule_reminders(api_key: ApiKey, group_id: str, new_event_at: datetime, *,
                          config: Settings, now: datetime) -> dict:
     """Move the pending members with the event; cancel those now past; create those now due."""
-    group = find_group(api_key.service, group_id, for_update=True)
+    group = find_group(api_key, group_id, for_update=True)
     try:
         # Checked again: a template stored before a check tightened may no longer pass.
         template = parse_notification(group.template)

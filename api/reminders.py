@@ -41,13 +41,13 @@ def create():
 @bp.get("/<group_id>")
 @requires_api_key
 def show(group_id: str):
-    return jsonify(show_reminders(g.api_key.service, group_id))
+    return jsonify(show_reminders(g.api_key, group_id))
 
 
 @bp.post("/<group_id>/cancel")
 @requires_api_key
 def cancel(group_id: str):
-    return jsonify(cancel_reminders(g.api_key.service, group_id, utcnow()))
+    return jsonify(cancel_reminders(g.api_key, group_id, utcnow()))
 
 
 @bp.post("/<group_id>/reschedule")

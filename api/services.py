@@ -12,10 +12,11 @@ from datetime import datetime, timezone
 from sqlalchemy import select, tuple_
 
 from api.errors import ApiError
+from api.visibility import visible_notifications
 from common import lifecycle
 from common.db import db
 from common.dispatch import Publication, publish_all
-from common.models import Notification, NotificationEvent
+from common.models import ApiKey, Notification, NotificationEvent
 
 
 def record_delivery_receipt(notification_id: str, outcome, *, message_sid: str | None,
@@ -38,13 +39,16 @@ def record_delivery_receipt(notification_id: str, outcome, *, message_sid: str |
     return notification.status
 
 
-def find_notification(service: str, notification_id: str) -> Notification:
+def find_notification(api_key: ApiKey, notification_id: str) -> Notification:
+    """The notification, if `api_key` may see it (api.visibility); 404 otherwise."""
     try:
         nid = uuid.UUID(notification_id)
     except ValueError:
         raise ApiError(404, "not_found", "no such notification") from None
-    notification = db.session.get(Notification, nid)
-    if notification is None or notification.service != service:
+    notification = db.session.execute(
+        select(Notification).where(Notification.id == nid, *visible_notifications(api_key))
+    ).scalar_one_or_none()
+    if notification is None:
         raise ApiError(404, "not_found", "no such notification")
     return notification
 
@@ -65,8 +69,8 @@ def _conflict(notification: Notification, action: str) -> ApiError:
                     {"status": notification.status})
 
 
-def cancel_notification(service: str, notification_id: str, now: datetime) -> Notification:
-    notification = find_notification(service, notification_id)
+def cancel_notification(api_key: ApiKey, notification_id: str, now: datetime) -> Notification:
+    notification = find_notification(api_key, notification_id)
     cancelled = lifecycle.cancel(notification.id, now=now)
     db.session.commit()
     if cancelled is None:
@@ -75,8 +79,8 @@ def cancel_notification(service: str, notification_id: str, now: datetime) -> No
     return cancelled
 
 
-def send_now(service: str, notification_id: str, now: datetime) -> Notification:
-    notification = find_notification(service, notification_id)
+def send_now(api_key: ApiKey, notification_id: str, now: datetime) -> Notification:
+    notification = find_notification(api_key, notification_id)
     hurried = lifecycle.hurry(notification.id, now=now)
     if hurried is None:
         db.session.rollback()
@@ -121,9 +125,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise ValueError("not a cursor from a previous page") from None
 
 
-def list_notifications(service: str, filters: ListFilters) -> tuple[list[Notification], str | None]:
-    """Newest first; keyset pagination on (created_at, id)."""
-    query = select(Notification).where(Notification.service == service)
+def list_notifications(api_key: ApiKey, filters: ListFilters) -> tuple[list[Notification], str | None]:
+    """Those `api_key` may see, newest first; keyset pagination on (created_at, id)."""
+    query = select(Notification).where(*visible_notifications(api_key))
     for column, value in ((Notification.status, filters.status),
                           (Notification.channel, filters.channel),
                           (Notification.recipient, filters.recipient),

@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import DeclarativeBase
 
 from common.config import Settings, settings as current_settings
+from common.redaction import redact_every_log_record
 
 
 class Base(DeclarativeBase):
@@ -20,12 +21,14 @@ db = SQLAlchemy(model_class=Base)
 
 
 def _engine_options(url: str) -> dict:
+    # Bound values are addresses, tokens and caller text: an error message must not repeat them.
+    hidden = {"hide_parameters": True}
     if url.startswith("sqlite"):
         # Several processes share the embedded database: wait for the lock
         # instead of failing at once.
-        return {"connect_args": {"timeout": 30}}
+        return {**hidden, "connect_args": {"timeout": 30}}
     # A silent database must fail a request or a readiness check in seconds, not hang it.
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10,
+    return {**hidden, "pool_pre_ping": True, "pool_size": 5, "max_overflow": 10,
             "connect_args": {"connect_timeout": 5}}
 
 
@@ -42,6 +45,9 @@ def _tune_sqlite(engine) -> None:
 def create_base_app(config: Settings | None = None, name: str = "herald") -> Flask:
     """A Flask app bound to the database: the API builds on it, workers use it bare."""
     config = config or current_settings()
+    # Every process that touches the database builds this app first: from here
+    # on, no log line it writes carries an address, a key or a row's values.
+    redact_every_log_record()
     app = Flask(name)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=config.database_url,

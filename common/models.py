@@ -156,6 +156,8 @@ class NotificationGroup(db.Model):
     service: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(16))  # devices | reminders
     reference: Mapped[str | None] = mapped_column(String(255))
+    # Made with a test key: seen by test keys only (as its notifications are).
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Reminders: the event, the offsets (seconds, negative = before) and the request to repeat.
     event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     offsets: Mapped[list | None] = mapped_column(JSONB)

@@ -5,17 +5,24 @@ the environment at the private resources before anything imports `common`.
 Tests that need PostgreSQL or RabbitMQ ask for the `database` or `broker`
 fixture: without the service they are skipped, except under CI=true, where a
 missing service is a failure.
+
+At the end of the run every log the run wrote (the processes' files, and the
+in-process API's and workers' records in VAR_DIR/logs/pytest.log) is searched
+for addresses, keys, tokens and secrets (tests/support/log_scan.py); any
+finding fails the run.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
-from tests.support import services
+from tests.support import log_scan, processes, services
 
 RUN_ID = uuid.uuid4().hex[:10]
 VAR_DIR = tempfile.mkdtemp(prefix=f"herald-test-{RUN_ID}-")
@@ -30,6 +37,25 @@ os.environ.update(
 )
 
 from common.config import settings  # noqa: E402  (after the environment is set)
+
+IN_PROCESS_LOG = Path(VAR_DIR) / "logs" / "pytest.log"
+
+
+IN_PROCESS_LOG.parent.mkdir(parents=True, exist_ok=True)
+_in_process_handler = logging.FileHandler(IN_PROCESS_LOG, encoding="utf-8")
+_in_process_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item):
+    """The in-process API's and workers' records go to a file the scan reads (again after a
+    migration's logging setup replaced the root handlers)."""
+    root = logging.getLogger()
+    if _in_process_handler not in root.handlers:
+        root.addHandler(_in_process_handler)
+    root.setLevel(min(root.level or logging.WARNING, logging.INFO))
+
+log_scan.remember_stored_values()
 
 
 def _require(service: str, problem: str | None) -> None:
@@ -102,3 +128,27 @@ def outbox():
     box = Outbox(settings().outbox_dir)
     box.clear()
     return box
+
+
+# --- the log scan ------------------------------------------------------------------------------
+
+def pytest_sessionfinish(session, exitstatus):
+    _in_process_handler.flush()
+    files = {*processes.LOG_FILES, *Path(VAR_DIR).rglob("*.log")}
+    findings, read, lines = log_scan.scan(files, log_scan.stored_values | log_scan.configured_secrets())
+    session.config.stash[_SCAN] = (findings, read, lines)
+    if findings and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_SCAN = pytest.StashKey[tuple]()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if _SCAN not in config.stash:
+        return
+    findings, read, lines = config.stash[_SCAN]
+    terminalreporter.write_sep("-", f"log scan: {read} log files, {lines} lines, "
+                                    f"{len(findings)} addresses, keys, tokens or secrets found")
+    for finding in findings[:50]:
+        terminalreporter.write_line(str(finding))

@@ -10,7 +10,7 @@ import pytest
 
 from api import create_app, health
 from common.celery_app import create_celery
-from common.config import TwilioSettings, settings
+from common.config import SmtpSettings, TwilioSettings, settings
 from common.topology import delivery_task_name
 from tests.support.broker import purge
 from tests.support.factories import email_body, sms_body
@@ -53,8 +53,27 @@ def test_ready_is_loud_about_a_provider_credential_problem(app, db):
     body = response.get_json()
     assert response.status_code == 200  # still accepting notifications
     assert body["status"] == "degraded"
-    assert body["providers"]["sms"]["problem"] == "Twilio rejected the credentials (20003)"
+    assert body["providers"]["sms"]["problem"] == "credentials_rejected"
     assert body["providers"]["push"] == {"provider": "sandbox", "problem": None, "reported_at": None}
+
+
+def test_ready_shows_a_code_not_what_the_worker_wrote(app, db):
+    # /ready asks no key: the user name, host and port a worker reported must not show.
+    from common.models import ProviderHealth, utcnow
+
+    smtp = SmtpSettings(host="mail.internal.example", port=2525, security="starttls",
+                        from_address="herald@example.com", username="mailer-7f3a", password="secret")
+    problem = "SMTP login as mailer-7f3a at mail.internal.example:2525 rejected: 535 bad"
+    db.session.add(ProviderHealth(channel="email", provider="smtp", updated_at=utcnow(),
+                                  problem=problem))
+    db.session.commit()
+
+    response = create_app(replace(settings(), smtp=smtp)).test_client().get("/ready")
+
+    text = response.get_data(as_text=True)
+    assert response.get_json()["providers"]["email"]["problem"] == "credentials_rejected"
+    for detail in ("mailer-7f3a", "mail.internal.example", "2525", "535"):
+        assert detail not in text
 
 
 def test_not_ready_when_the_database_is_down(app):

@@ -14,7 +14,7 @@ from common import lifecycle, metrics
 from common.celery_app import create_celery
 from common.config import settings
 from common.db import db
-from common.models import Notification, NotificationEvent, utcnow
+from common.models import ApiKey, Notification, NotificationEvent, utcnow
 from common.statuses import Status
 from tests.api.helpers import assert_error
 from tests.support.broker import purge
@@ -239,7 +239,8 @@ def test_the_count_reads_events_by_time_through_the_index(db):
     from api.metrics import events_in_period
 
     until = utcnow()
-    statement = events_in_period("test-service", until - timedelta(hours=1), until,
+    live_key = ApiKey(service="test-service", kind="live")
+    statement = events_in_period(live_key, until - timedelta(hours=1), until,
                                  func.count(distinct(NotificationEvent.notification_id)))
     compiled = statement.compile(dialect=postgresql.dialect())
     connection = db.session.connection()

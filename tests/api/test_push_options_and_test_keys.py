@@ -123,9 +123,10 @@ def test_test_and_live_notifications_of_one_service_are_told_apart(client, auth,
     live = create(client, auth, push_body())
     test = create(client, test_auth, push_body())
 
-    # Both keys belong to the same service and see both notifications, each with its flag.
-    assert show(client, test_auth, live["id"])["sandbox"] is False
-    assert show(client, auth, test["id"])["sandbox"] is True
+    # Each key sees its own kind, flagged; the other kind is 404 (tests/api/test_key_kinds.py).
+    assert show(client, auth, live["id"])["sandbox"] is False
+    assert show(client, test_auth, test["id"])["sandbox"] is True
+    assert_error(client.get(f"/v1/notifications/{live['id']}", headers=test_auth), 404)
 
 
 def test_an_idempotency_key_used_in_test_mode_never_answers_a_live_request(client, auth, test_auth):

@@ -1,9 +1,16 @@
-"""Real Herald processes for end-to-end and fault tests: worker pools and beat."""
+"""Real Herald processes for end-to-end and fault tests: the API under gunicorn, worker pools and beat.
+
+Every process writes its output to a log file; `LOG_FILES` lists them all, so
+the run can check at its end that none holds an address, a key or a token
+(tests/support/log_scan.py).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +20,8 @@ from pathlib import Path
 from common.config import PROJECT_ROOT
 
 CELERY = [sys.executable, "-m", "celery", "-A", "workers"]
+# Every log file a process of this run wrote.
+LOG_FILES: set[Path] = set()
 
 
 class HeraldProcess:
@@ -22,6 +31,7 @@ class HeraldProcess:
         self.name = name
         self.log_path = Path(log_dir) / f"{name}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        LOG_FILES.add(self.log_path)
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             command,
@@ -92,6 +102,27 @@ def start_worker(queue: str, log_dir: Path, concurrency: int = 2, env=None,
     )
     worker.wait_for_log(" ready.")
     return worker
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_api(log_dir: Path, env=None, workers: int = 1, name: str = "api",
+              options: tuple[str, ...] = ("--access-logfile", "-")) -> tuple[HeraldProcess, str]:
+    """The API under gunicorn as production runs it (gunicorn.conf.py read), on a port the OS
+    chose; returns the process and its base URL once gunicorn listens."""
+    api = HeraldProcess(
+        name,
+        [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", str(workers),
+         *options, "api:create_app()"],
+        log_dir,
+        env,
+    )
+    api.wait_for_log("Booting worker")
+    return api, re.search(r"Listening at: (http://\S+)", api.log()).group(1)
 
 
 def start_beat(log_dir: Path, env=None) -> HeraldProcess:

@@ -212,7 +212,8 @@ class SmtpProvider:
 
     def _login(self, smtp: smtplib.SMTP) -> None:
         settings = self.settings
-        who = f"{settings.username} at {settings.host}:{settings.port}"
+        # Where, not as whom: the user name is often a mailbox address, and this text is logged.
+        who = f"at {settings.host}:{settings.port}"
         try:
             smtp.login(settings.username, settings.password or "")
         except smtplib.SMTPServerDisconnected:
@@ -220,11 +221,11 @@ class SmtpProvider:
         except smtplib.SMTPAuthenticationError as error:
             if 400 <= error.smtp_code < 500:
                 raise  # the server's temporary trouble, not our credentials
-            problem = f"SMTP login as {who} rejected: {error.smtp_code} {_text(error.smtp_error)}"
+            problem = f"SMTP login {who} rejected: {error.smtp_code} {_text(error.smtp_error)}"
         except smtplib.SMTPNotSupportedError:
-            problem = f"SMTP login as {who} impossible: the server does not offer AUTH"
+            problem = f"SMTP login {who} impossible: the server does not offer AUTH"
         except smtplib.SMTPException as error:  # e.g. no mechanism in common
-            problem = f"SMTP login as {who} impossible: {error}"
+            problem = f"SMTP login {who} impossible: {error}"
         else:
             self._credential_problem = None
             return

@@ -256,7 +256,7 @@ def test_a_wrong_password_is_a_credential_problem(server, certificate, make_prov
 
     assert raised.value.code == "smtp_auth_failed"
     problem = provider.credential_problem()
-    assert problem is not None and "535" in problem and USERNAME in problem
+    assert problem is not None and "535" in problem and USERNAME not in problem
     errors = [r for r in caplog.records if r.name == "workers.providers.smtp" and r.levelno == logging.ERROR]
     assert len(errors) == 1 and "credentials" in errors[0].getMessage()
     assert "wrong-password" not in caplog.text
