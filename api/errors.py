@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
+from pydantic import BaseModel, ConfigDict
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -30,11 +31,28 @@ def invalid(fields: dict[str, str], status: int = 422, code: str = "invalid_requ
     return ApiError(status, code, message, fields)
 
 
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: int
+    code: str
+    message: str
+    # Each offending field (a body field, a parameter or a header) and its problem.
+    fields: dict[str, str] | None = None
+
+
+class ErrorBody(BaseModel):
+    """The body of every 4xx and 5xx answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+
 def error_response(error: ApiError):
-    body = {"status": error.status, "code": error.code, "message": error.message}
-    if error.fields:
-        body["fields"] = error.fields
-    return jsonify(error=body), error.status
+    detail = ErrorDetail(status=error.status, code=error.code, message=error.message,
+                         fields=error.fields or None)
+    return jsonify(ErrorBody(error=detail).model_dump(mode="json", exclude_none=True)), error.status
 
 
 _HTTP_CODES = {

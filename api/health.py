@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import select, text
 
-from api.responses import iso
+from api.responses import ResponseModel, Timestamp, body, iso
 from common.celery_app import celery_app
 from common.db import db
 from common.metrics import QueueDepth, probe_queues
@@ -22,9 +24,34 @@ UNKNOWN = "unknown"
 BROKER_CHECK_TIMEOUT = 2.0
 
 
+class Health(ResponseModel):
+    status: Literal["ok"]
+
+
+class QueueState(ResponseModel):
+    messages: int | Literal["unknown"]
+    consumers: int | Literal["unknown"]
+    problem: str | None = None  # "not declared": no pool has started, nothing was published
+
+
+class ProviderState(ResponseModel):
+    provider: str
+    problem: str | None  # the last credential problem a worker met, if any
+    reported_at: Timestamp | None
+
+
+class Readiness(ResponseModel):
+    status: Literal["ready", "degraded", "unavailable"]
+    # "ok", or "unreachable: <error class>"
+    checks: dict[Literal["database", "broker"], str]
+    down: list[Literal["database", "broker"]]
+    queues: dict[str, QueueState]
+    providers: dict[str, ProviderState]
+
+
 @bp.get("/health")
 def health():
-    return jsonify(status="ok")
+    return jsonify(body(Health(status="ok")))
 
 
 def _check_database() -> str:
@@ -90,6 +117,6 @@ def ready():
     # figures are for scaling and alerts; a backlog does not make the API unready.
     degraded = any(p["problem"] for p in providers.values())
     status = "unavailable" if down else "degraded" if degraded else "ready"
-    body = {"status": status, "checks": checks, "down": down, "queues": queues,
-            "providers": providers}
-    return jsonify(body), 503 if down else 200
+    readiness = Readiness(status=status, checks=checks, down=down, queues=queues,
+                          providers=providers)
+    return jsonify(body(readiness)), 503 if down else 200

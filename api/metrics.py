@@ -18,7 +18,7 @@ from sqlalchemy import distinct, func, select
 
 from api.auth import requires_api_key
 from api.errors import invalid
-from api.responses import iso
+from api.responses import ResponseModel, Timestamp, body, iso
 from common import metrics
 from common.celery_app import celery_app
 from common.db import db
@@ -34,6 +34,28 @@ QUEUES = (*CHANNELS, MAINTENANCE_QUEUE)
 # A scrape must answer well within Prometheus's 10 s timeout, broker or not.
 QUEUE_PROBE_TIMEOUT = 1.0
 QUEUE_PROBE_CACHE_SECONDS = 5.0
+
+# status -> count; every status is present, zero when nothing happened.
+StatusCounts = dict[str, int]
+
+
+class EventTotals(ResponseModel):
+    events: int
+    notifications: int  # distinct notifications with an event in the period
+    worker_events: int
+    api_events: int
+
+
+class ServiceMetrics(ResponseModel):
+    """Counts of the caller's notification events; see `count_events`."""
+
+    period_seconds: int
+    since: Timestamp
+    until: Timestamp
+    by_status: StatusCounts
+    by_channel: dict[str, StatusCounts]
+    by_worker: dict[str, StatusCounts]
+    totals: EventTotals
 
 
 def _queue_collector() -> metrics.QueueCollector:
@@ -137,4 +159,5 @@ def service_metrics():
     until = utcnow()
     since = until - timedelta(seconds=period)
     counts = count_events(g.api_key.service, since, until)
-    return jsonify(period_seconds=period, since=iso(since), until=iso(until), **counts)
+    return jsonify(body(ServiceMetrics(period_seconds=period, since=iso(since), until=iso(until),
+                                       **counts)))

@@ -8,7 +8,7 @@ from werkzeug.exceptions import BadRequest
 
 from api.auth import requires_api_key
 from api.errors import ApiError, invalid
-from api.responses import notification_detail, notification_summary, preview_of
+from api.responses import notification_detail, notification_page, notification_summary, preview_of
 from api.schemas import parse_notification
 from api.creation import create_notification
 from api.planning import plan_request
@@ -135,7 +135,7 @@ def list_filters() -> ListFilters:
 @requires_api_key
 def index():
     page, next_cursor = list_notifications(g.api_key.service, list_filters())
-    return jsonify(data=[notification_summary(n) for n in page], next_cursor=next_cursor)
+    return jsonify(notification_page(page, next_cursor))
 
 
 @bp.post("/<notification_id>/cancel")

@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Blueprint, current_app, jsonify, request
+from pydantic import BaseModel, ConfigDict
 
 from api.errors import ApiError
+from api.responses import ResponseModel, body
 from api.services import record_delivery_receipt
 from common.models import utcnow
+from common.statuses import Status
 from common.twilio_signature import callback_outcome, valid_callback
 
 bp = Blueprint("receipts", __name__, url_prefix="/v1/receipts")
+
+
+class TwilioStatusCallback(BaseModel):
+    """The form Twilio posts to a message's StatusCallback; the fields Herald reads.
+
+    Twilio sends more (AccountSid, From, To, ...): they are signed, and ignored.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    MessageSid: str | None = None
+    MessageStatus: str | None = None
+    ErrorCode: str | None = None
+
+
+class ReceiptAck(ResponseModel):
+    """The notification the receipt was for, and its status once the receipt is applied."""
+
+    id: uuid.UUID
+    status: Status
 
 
 @bp.post("/twilio/<notification_id>")
@@ -23,7 +48,8 @@ def twilio(notification_id: str):
     if not valid_callback(twilio_settings.auth_token, url, request.form, signature):
         raise ApiError(403, "forbidden", "the X-Twilio-Signature does not match this request",
                        {"X-Twilio-Signature": "does not match"})
-    outcome = callback_outcome(request.form.get("MessageStatus"), request.form.get("ErrorCode"))
-    status = record_delivery_receipt(notification_id, outcome,
-                                     message_sid=request.form.get("MessageSid"), now=utcnow())
-    return jsonify(id=notification_id, status=status)
+    callback = TwilioStatusCallback.model_validate(request.form.to_dict())
+    outcome = callback_outcome(callback.MessageStatus, callback.ErrorCode)
+    status = record_delivery_receipt(notification_id, outcome, message_sid=callback.MessageSid,
+                                     now=utcnow())
+    return jsonify(body(ReceiptAck(id=notification_id, status=status)))

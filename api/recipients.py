@@ -12,7 +12,8 @@ from api.auth import requires_api_key
 from api.notifications import json_body
 from api.recipient_schema import checked_external_id, parse_recipient
 from api.recipient_store import delete_recipient, get_recipient, put_recipient
-from api.responses import iso
+from api.recipient_schema import Channel, RecipientQuietHours
+from api.responses import ResponseModel, Timestamp, body, iso
 from common.models import Recipient, utcnow
 
 bp = Blueprint("recipients", __name__, url_prefix="/v1/recipients")
@@ -21,19 +22,32 @@ bp = Blueprint("recipients", __name__, url_prefix="/v1/recipients")
 ROUTE = "/<path:external_id>"
 
 
+class RecipientView(ResponseModel):
+    external_id: str
+    timezone: str | None
+    locale: str | None
+    email: str | None
+    phone: str | None
+    push_tokens: list[str]
+    quiet_hours: RecipientQuietHours | None
+    opted_out: list[Channel]
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
+
+
 def recipient_body(r: Recipient) -> dict:
-    return {
-        "external_id": r.external_id,
-        "timezone": r.timezone,
-        "locale": r.locale,
-        "email": r.email,
-        "phone": r.phone,
-        "push_tokens": list(r.push_tokens or []),
-        "quiet_hours": r.quiet_hours,
-        "opted_out": list(r.opted_out or []),
-        "created_at": iso(r.created_at),
-        "updated_at": iso(r.updated_at),
-    }
+    return body(RecipientView(
+        external_id=r.external_id,
+        timezone=r.timezone,
+        locale=r.locale,
+        email=r.email,
+        phone=r.phone,
+        push_tokens=list(r.push_tokens or []),
+        quiet_hours=r.quiet_hours,
+        opted_out=list(r.opted_out or []),
+        created_at=iso(r.created_at),
+        updated_at=iso(r.updated_at),
+    ))
 
 
 @bp.put(ROUTE)
