@@ -7,6 +7,7 @@ from typing import Literal
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import select, text
 
+from api.openapi import Answer, documented
 from api.responses import ResponseModel, Timestamp, body, iso
 from common.celery_app import celery_app
 from common.db import db
@@ -50,6 +51,8 @@ class Readiness(ResponseModel):
 
 
 @bp.get("/health")
+@documented(summary="Liveness: the process answers", tag="operations",
+            answers={200: Answer("Alive.", Health)})
 def health():
     return jsonify(body(Health(status="ok")))
 
@@ -106,6 +109,12 @@ def _providers(config, database_ok: bool) -> dict:
 
 
 @bp.get("/ready")
+@documented(summary="Readiness: the database, the broker and its queues, the providers",
+            tag="operations",
+            answers={200: Answer("Ready, or degraded (a provider reported a credential problem).",
+                                 Readiness),
+                     503: Answer("The database or the broker is down: `down` names which.",
+                                 Readiness)})
 def ready():
     config = current_app.config["HERALD_SETTINGS"]
     broker, queues = _inspect_broker(min(config.publish_timeout, BROKER_CHECK_TIMEOUT))

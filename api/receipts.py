@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict
 
 from api.errors import ApiError
+from api.openapi import FORM, Answer, Parameter, documented
 from api.responses import ResponseModel, body
 from api.services import record_delivery_receipt
 from common.models import utcnow
@@ -38,6 +39,16 @@ class ReceiptAck(ResponseModel):
 
 
 @bp.post("/twilio/<notification_id>")
+@documented(
+    summary="Twilio's delivery status callback", tag="receipts", body=TwilioStatusCallback,
+    body_media_type=FORM, errors=(403,),
+    description="Called by Twilio, signed with the account's auth token; not by API callers. "
+                "404 also when receipts are not configured (no TWILIO_PUBLIC_URL).",
+    parameters=(Parameter("notification_id", "path", str),
+                Parameter("X-Twilio-Signature", "header", str,
+                          "Twilio's signature of the URL and the form.")),
+    answers={200: Answer("Applied (a late or repeated receipt changes nothing).", ReceiptAck)},
+)
 def twilio(notification_id: str):
     twilio_settings = current_app.config["HERALD_SETTINGS"].twilio
     if twilio_settings is None or not twilio_settings.public_base_url:

@@ -6,11 +6,15 @@ and is visible to that service only. PUT replaces the whole record.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from flask import Blueprint, g, jsonify, url_for
+from pydantic import Field
 
 from api.auth import requires_api_key
 from api.notifications import json_body
-from api.recipient_schema import checked_external_id, parse_recipient
+from api.openapi import Answer, Parameter, documented
+from api.recipient_schema import MAX_EXTERNAL_ID, RecipientBody, checked_external_id, parse_recipient
 from api.recipient_store import delete_recipient, get_recipient, put_recipient
 from api.recipient_schema import Channel, RecipientQuietHours
 from api.responses import ResponseModel, Timestamp, body, iso
@@ -20,6 +24,9 @@ bp = Blueprint("recipients", __name__, url_prefix="/v1/recipients")
 
 # `path`: a caller's ids may contain slashes ("tenant/42").
 ROUTE = "/<path:external_id>"
+EXTERNAL_ID = Parameter("external_id", "path",
+                        Annotated[str, Field(min_length=1, max_length=MAX_EXTERNAL_ID)],
+                        "The calling service's own id for the recipient; may contain slashes.")
 
 
 class RecipientView(ResponseModel):
@@ -51,6 +58,11 @@ def recipient_body(r: Recipient) -> dict:
 
 
 @bp.put(ROUTE)
+@documented(summary="Create or replace a recipient", tag="recipients", body=RecipientBody,
+            parameters=(EXTERNAL_ID,),
+            answers={200: Answer("Replaced.", RecipientView),
+                     201: Answer("Created.", RecipientView,
+                                 headers={"Location": "The recipient's URL."})})
 @requires_api_key
 def put(external_id: str):
     preferences = parse_recipient(external_id, json_body())
@@ -63,12 +75,16 @@ def put(external_id: str):
 
 
 @bp.get(ROUTE)
+@documented(summary="A recipient", tag="recipients", parameters=(EXTERNAL_ID,), errors=(422,),
+            answers={200: Answer("The recipient.", RecipientView)})
 @requires_api_key
 def show(external_id: str):
     return jsonify(recipient_body(get_recipient(g.api_key.service, checked_external_id(external_id))))
 
 
 @bp.delete(ROUTE)
+@documented(summary="Forget a recipient", tag="recipients", parameters=(EXTERNAL_ID,),
+            errors=(422,), answers={204: Answer("Deleted.", media_types=())})
 @requires_api_key
 def delete(external_id: str):
     delete_recipient(g.api_key.service, checked_external_id(external_id))
