@@ -38,6 +38,15 @@ IDEMPOTENCY_KEY = Parameter(
     "Idempotency-Key", "header", Annotated[str, Field(min_length=1, max_length=MAX_IDEMPOTENCY_KEY)],
     "Repeat a request with the same key (within the idempotency TTL) to get the first answer "
     "again instead of a second notification.")
+
+
+def example_notification(now=None) -> dict:
+    """An email that is accepted as it is (example.com: never a real mailbox)."""
+    return {"channel": "email", "to": "ada@example.com",
+            "content": {"subject": "Your order has shipped", "body": "It arrives on Thursday."},
+            "reference": "order-42"}
+
+
 # A UUID in the route itself, so /v1/notifications/preview is never read as an id.
 NOTIFICATION_ID = Parameter("notification_id", "path", uuid.UUID, "The id the 202 answer gave.")
 
@@ -65,6 +74,7 @@ def idempotency_key() -> str | None:
 @bp.post("")
 @documented(
     summary="Send a notification", tag="notifications", body=NotificationBody,
+    example=example_notification,
     parameters=(IDEMPOTENCY_KEY,), errors=(409,),
     answers={202: Answer("Accepted: stored and timed. For a stored recipient with several push "
                          "devices, one notification per device, as a group.",
@@ -91,7 +101,7 @@ def create():
 
 @bp.post("/preview")
 @documented(summary="When a notification would go out, and why, without sending it",
-            tag="notifications", body=NotificationBody,
+            tag="notifications", body=NotificationBody, example=example_notification,
             answers={200: Answer("The plan, nothing written.", Preview)})
 @requires_api_key
 def preview():

@@ -57,8 +57,15 @@ def recipient_body(r: Recipient) -> dict:
     ))
 
 
+def example_recipient(now=None) -> dict:
+    # example.com and a UK drama number (07700 900xxx): no real person.
+    return {"timezone": "Europe/London", "locale": "en-GB", "email": "ada@example.com",
+            "phone": "+447700900123", "quiet_hours": {"start": "22:00", "end": "08:00"}}
+
+
 @bp.put(ROUTE)
 @documented(summary="Create or replace a recipient", tag="recipients", body=RecipientBody,
+            example=example_recipient,
             parameters=(EXTERNAL_ID,),
             answers={200: Answer("Replaced.", RecipientView),
                      201: Answer("Created.", RecipientView,
