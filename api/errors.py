@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,8 @@ class ErrorDetail(BaseModel):
     status: int
     code: str
     message: str
-    # Each offending field (a body field, a parameter or a header) and its problem.
-    fields: dict[str, str] | None = None
+    # Each offending field (a body field, a parameter or a header) and its problem; left out when none.
+    fields: dict[str, str] = Field(default_factory=dict, min_length=1)
 
 
 class ErrorBody(BaseModel):
@@ -50,9 +50,9 @@ class ErrorBody(BaseModel):
 
 
 def error_response(error: ApiError):
-    detail = ErrorDetail(status=error.status, code=error.code, message=error.message,
-                         fields=error.fields or None)
-    return jsonify(ErrorBody(error=detail).model_dump(mode="json", exclude_none=True)), error.status
+    fields = {"fields": error.fields} if error.fields else {}
+    detail = ErrorDetail(status=error.status, code=error.code, message=error.message, **fields)
+    return jsonify(ErrorBody(error=detail).model_dump(mode="json", exclude_unset=True)), error.status
 
 
 _HTTP_CODES = {

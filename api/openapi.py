@@ -38,6 +38,16 @@ RATE_LIMIT_HEADERS = {
     "RateLimit-Remaining": "Requests left in the current window.",
     "RateLimit-Reset": "Seconds until the window resets.",
 }
+# In the order the docs show them.
+TAGS = {
+    "notifications": "Send notifications and follow them.",
+    "recipients": "A service's recipients: addresses, timezone, quiet hours, opt-outs.",
+    "reminders": "Notifications timed before an event, kept as one group.",
+    "metrics": "Counts of the calling service's own notifications.",
+    "receipts": "Delivery receipts from providers.",
+    "operations": "For operators and orchestrators; no API key.",
+    "docs": "This document and its page.",
+}
 ERROR_DESCRIPTIONS = {
     400: "The body is not valid JSON, or not a JSON object.",
     401: "No API key, or an unknown or revoked one.",
@@ -260,6 +270,7 @@ def build_document(app: Flask, now: datetime) -> dict:
             "description": "Notification delivery: push (FCM), email (SMTP) and SMS (Twilio), "
                            "timed around each recipient's quiet hours.",
         },
+        "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
         "paths": paths,
         "components": {
             "schemas": schemas.get("$defs", {}),
