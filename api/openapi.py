@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify
@@ -28,6 +28,7 @@ from common.models import utcnow
 bp = Blueprint("openapi", __name__)
 
 REF = "#/components/schemas/{model}"
+REBUILD_AFTER = timedelta(hours=1)
 _ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^:<>]+)>")  # a route argument, its converter optional
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -286,4 +287,13 @@ def build_document(app: Flask, now: datetime) -> dict:
 @documented(summary="This API's OpenAPI 3.1 document", tag="docs",
             answers={200: Answer("The OpenAPI document.")})
 def openapi_json():
-    return jsonify(build_document(current_app, utcnow()))
+    return jsonify(document(current_app, utcnow()))
+
+
+def document(app: Flask, now: datetime) -> dict:
+    """The document, built again only once an hour: the examples' times move, the rest does not."""
+    built_at, cached = app.extensions.get("herald_openapi", (None, None))
+    if cached is None or now - built_at > REBUILD_AFTER:
+        cached = build_document(app, now)
+        app.extensions["herald_openapi"] = (now, cached)
+    return cached

@@ -133,3 +133,16 @@ def test_the_docs_page_uses_only_bundled_files(client):
     assert 'url: "/openapi.json"' in start
     assert_error(client.get("/docs/../api/__init__.py"), 404)
     assert_error(client.get("/docs/index.j2"), 404)
+
+
+def test_a_route_without_a_declaration_stops_the_document():
+    from api import create_app
+    from api.openapi import build_document
+    from common.config import settings
+    from common.models import utcnow
+
+    app = create_app(settings())
+    app.add_url_rule("/v1/forgotten", "forgotten", lambda: "")
+    assert undocumented_routes(app) == ["GET /v1/forgotten"]
+    with pytest.raises(LookupError, match="GET /v1/forgotten"):
+        build_document(app, utcnow())
