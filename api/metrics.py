@@ -20,8 +20,8 @@ from sqlalchemy import distinct, func, select
 from api.auth import requires_api_key
 from api.errors import invalid
 from api.openapi import Answer, documented
+from api.query import unknown_parameters
 from api.responses import ResponseModel, Timestamp, body, iso
-from api.validators import unknown_parameters
 from common import metrics
 from common.celery_app import celery_app
 from common.db import db
@@ -92,7 +92,7 @@ class MetricsQuery(BaseModel):
 
 
 def period_seconds() -> int:
-    if problems := unknown_parameters(request.args, MetricsQuery.model_fields):
+    if problems := unknown_parameters(request.args, MetricsQuery):
         raise invalid(problems)
     raw = request.args.get("period", str(DEFAULT_PERIOD))
     # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.

@@ -24,7 +24,8 @@ from api.services import (
     ListFilters, cancel_notification, decode_cursor, find_notification, history,
     list_notifications, send_now,
 )
-from api.validators import parse_iso8601, text_problem, unknown_parameters
+from api.query import unknown_parameters
+from api.validators import parse_iso8601, text_problem
 from common.models import utcnow
 from common.statuses import Status
 from common.topology import CHANNELS
@@ -158,7 +159,7 @@ def _whole_number(text: str) -> int | None:
 
 
 def list_filters() -> ListFilters:
-    problems = unknown_parameters(request.args, ListQuery.model_fields)
+    problems = unknown_parameters(request.args, ListQuery)
     limit = _whole_number(request.args.get("limit", "50"))
     if limit is None or not 1 <= limit <= MAX_PAGE:
         problems["limit"] = f"must be a whole number from 1 to {MAX_PAGE}"

@@ -55,6 +55,7 @@ ERROR_DESCRIPTIONS = {
     403: "The request is not signed as it must be.",
     404: "No such resource for this service.",
     409: "The request conflicts with the resource's state.",
+    411: "A chunked body this server cannot read: send Content-Length.",
     413: "The body, or a part of its content, is larger than allowed.",
     415: "The body is not sent as the media type the operation takes.",
     422: "A field, parameter or header is invalid; `error.fields` names each one.",
@@ -232,7 +233,7 @@ def _operation(operation: Operation, endpoint: str, path_arguments: list[str], s
             media["example"] = operation.example(now)
         described["requestBody"] = {"required": True, "content": {operation.body_media_type: media}}
         if operation.body_media_type == JSON:
-            errors |= {400, 413, 415, 422}
+            errors |= {400, 411, 413, 415, 422}
     if path_arguments:
         errors.add(404)
     if operation.query is not None or any(p.location == "header" for p in operation.parameters):

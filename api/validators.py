@@ -82,12 +82,3 @@ def text_problem(value: str) -> str | None:
     except UnicodeEncodeError:
         return "must be valid Unicode (no unpaired surrogates)"
     return None
-
-
-def unknown_parameters(given, known) -> dict[str, str]:
-    """A problem for each query parameter that is not one of `known`.
-
-    Refused rather than ignored: a misspelt filter (`?stauts=failed`) would
-    otherwise answer with everything.
-    """
-    return {name: "unknown query parameter" for name in given if name not in known}

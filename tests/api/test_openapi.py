@@ -48,8 +48,9 @@ def test_errors_security_and_rate_limit_headers_are_declared(client):
     document = client.get("/openapi.json").get_json()
     create = document["paths"]["/v1/notifications"]["post"]
     assert create["security"] == [{"apiKey": []}]
-    assert set(create["responses"]) == {"202", "400", "401", "409", "413", "415", "422", "429"}
-    for status in ("400", "401", "409", "413", "415", "422", "429"):
+    assert set(create["responses"]) == {"202", "400", "401", "409", "411", "413", "415", "422",
+                                        "429"}
+    for status in ("400", "401", "409", "411", "413", "415", "422", "429"):
         schema = create["responses"][status]["content"]["application/json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/ErrorBody"}
     assert {"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(
