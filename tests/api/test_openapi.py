@@ -10,6 +10,7 @@ import schemathesis
 
 from api.openapi import undocumented_routes
 from tests.api.helpers import assert_error
+from tests.api.test_receipts import make_sms, receipts_app, twilio_client  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
@@ -147,3 +148,17 @@ def test_a_route_without_a_declaration_stops_the_document():
     assert undocumented_routes(app) == ["GET /v1/forgotten"]
     with pytest.raises(LookupError, match="GET /v1/forgotten"):
         build_document(app, utcnow())
+
+
+def test_a_signed_twilio_receipt_matches_the_document(twilio_client, make_sms, receipts_app):
+    from tests.api.test_receipts import params, post_receipt
+
+    contract = schemathesis.openapi.from_wsgi("/openapi.json", receipts_app)
+    operation = contract["/v1/receipts/twilio/{notification_id}"]["POST"]
+    nid = make_sms()
+    delivered = post_receipt(twilio_client, nid, params("delivered"))
+    assert delivered.status_code == 200
+    operation.validate_response(delivered)
+    forged = post_receipt(twilio_client, nid, params("failed"), token="not-the-auth-token")
+    assert forged.status_code == 403
+    operation.validate_response(forged)
