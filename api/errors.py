@@ -49,10 +49,15 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-def error_response(error: ApiError):
+def error_body(error: ApiError) -> dict:
+    """The JSON document of an error, through the model the contract describes."""
     fields = {"fields": error.fields} if error.fields else {}
     detail = ErrorDetail(status=error.status, code=error.code, message=error.message, **fields)
-    return jsonify(ErrorBody(error=detail).model_dump(mode="json", exclude_unset=True)), error.status
+    return ErrorBody(error=detail).model_dump(mode="json", exclude_unset=True)
+
+
+def error_response(error: ApiError):
+    return jsonify(error_body(error)), error.status
 
 
 _HTTP_CODES = {
