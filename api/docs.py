@@ -1,4 +1,4 @@
-"""GET /docs: Swagger UI over /openapi.json, from the swagger-ui-bundle package's own files (no CDN)."""
+"""GET /docs: Swagger UI over /openapi.json, from a PyPI package's bundled files (no CDN)."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ class ErrorDetail(BaseModel):
     status: int
     code: str
     message: str
-    # Each offending field (a body field, a parameter or a header) and its problem; left out when none.
+    # Each offending field (body field, parameter or header) and its problem; absent when none.
     fields: dict[str, str] = Field(default_factory=dict, min_length=1)
 
 

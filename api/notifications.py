@@ -36,7 +36,8 @@ MAX_IDEMPOTENCY_KEY = 255
 MAX_PAGE = 200
 
 IDEMPOTENCY_KEY = Parameter(
-    "Idempotency-Key", "header", Annotated[str, Field(min_length=1, max_length=MAX_IDEMPOTENCY_KEY)],
+    "Idempotency-Key", "header",
+    Annotated[str, Field(min_length=1, max_length=MAX_IDEMPOTENCY_KEY)],
     "Repeat a request with the same key (within the idempotency TTL) to get the first answer "
     "again instead of a second notification.")
 

@@ -243,7 +243,8 @@ def _operation(operation: Operation, endpoint: str, path_arguments: list[str], s
         described["security"] = [{"apiKey": []}]
     else:
         described["security"] = []
-    responses = {str(status): _response(answer, refs) for status, answer in operation.answers.items()}
+    responses = {str(status): _response(answer, refs)
+                 for status, answer in operation.answers.items()}
     for status in sorted(errors - set(operation.answers)):
         responses[str(status)] = _error(status, refs)
     described["responses"] = dict(sorted(responses.items()))

@@ -14,7 +14,9 @@ from pydantic import Field
 from api.auth import requires_api_key
 from api.notifications import json_body
 from api.openapi import Answer, Parameter, documented
-from api.recipient_schema import MAX_EXTERNAL_ID, RecipientBody, checked_external_id, parse_recipient
+from api.recipient_schema import (
+    MAX_EXTERNAL_ID, RecipientBody, checked_external_id, parse_recipient,
+)
 from api.recipient_store import delete_recipient, get_recipient, put_recipient
 from api.recipient_schema import Channel, RecipientQuietHours
 from api.responses import ResponseModel, Timestamp, body, iso

@@ -49,7 +49,8 @@ def refuse_idempotency_key() -> None:
 @bp.post("")
 @documented(summary="Reminders before an event", tag="reminders", body=ReminderBody,
             example=example_reminders,
-            description="An Idempotency-Key header is refused (422): reminders are not deduplicated.",
+            description="An Idempotency-Key header is refused (422): reminders are not "
+                        "deduplicated.",
             answers={201: Answer("Created; reminders whose time is past are listed as skipped.",
                                  ReminderGroupView, headers={"Location": "The group's URL."})})
 @requires_api_key

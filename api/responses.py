@@ -144,7 +144,8 @@ def _summary_fields(n: Notification) -> dict:
         "attempts": n.attempts,
         "created_at": iso(n.created_at),
         "sent_at": iso(n.sent_at),
-        "error": NotificationError(code=n.error_code, message=n.error_message) if n.error_code else None,
+        "error": (NotificationError(code=n.error_code, message=n.error_message)
+                  if n.error_code else None),
     }
 
 
@@ -162,7 +163,8 @@ def notification_detail(n: Notification, events: list[NotificationEvent]) -> dic
     extra = {"segments": n.segments} if n.channel == "sms" else {}
     return body(NotificationDetail(
         **_summary_fields(n),
-        content=StoredContent(**{key: value for key, value in content.items() if value is not None}),
+        content=StoredContent(**{key: value for key, value in content.items()
+                                 if value is not None}),
         schedule=n.schedule_detail,
         recipient_id=n.recipient_ref,
         group_id=n.group_id,
