@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Flask
 from flask_migrate import Migrate
 
-from api import cli, health, metrics, notifications, receipts, recipients, reminders
+from api import (
+    cli, docs, health, metrics, notifications, openapi, receipts, recipients, reminders,
+)
 from api.body_limit import refuse_oversized_body
 from api.errors import register_error_handlers
 from common.config import PROJECT_ROOT, Settings, settings as current_settings
@@ -21,6 +23,6 @@ def create_app(config: Settings | None = None) -> Flask:
     register_error_handlers(app)
     app.before_request(refuse_oversized_body)
     for blueprint in (health.bp, metrics.bp, notifications.bp, recipients.bp, reminders.bp,
-                      receipts.bp, cli.bp):
+                      receipts.bp, cli.bp, openapi.bp, docs.bp):
         app.register_blueprint(blueprint)
     return app

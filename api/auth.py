@@ -111,4 +111,5 @@ def requires_api_key(view):
         g.api_key = authenticate()
         return view(*args, **kwargs)
 
+    wrapper.requires_api_key = True  # read by api.openapi: the operation's security and 401
     return wrapper

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.errors import ApiError
 from api.planning import SUPPRESSION_MESSAGES, Plan, plan_request
-from api.responses import accepted
+from api.responses import accepted, accepted_group
 from api.schemas import NotificationRequest
 from common import lifecycle, metrics
 from common.config import Settings
@@ -117,8 +117,7 @@ def create_notification(
     if request.recipient_id is None:
         response = accepted(rows[0])
     else:
-        response = {"group_id": str(group.id) if group else None,
-                    "notifications": [accepted(row) for row in rows]}
+        response = accepted_group(group.id if group else None, rows)
     if idempotency_key:
         # The models declare no relationship, so the unit of work orders inserts by
         # class name and would write the key before the rows it references.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
+from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -30,12 +31,29 @@ def invalid(fields: dict[str, str], status: int = 422, code: str = "invalid_requ
     return ApiError(status, code, message, fields)
 
 
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: int
+    code: str
+    message: str
+    # Each offending field (body field, parameter or header) and its problem; absent when none.
+    fields: dict[str, str] = Field(default_factory=dict, min_length=1)
+
+
+class ErrorBody(BaseModel):
+    """The body of every 4xx and 5xx answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+
 def error_body(error: ApiError) -> dict:
-    """The JSON document of an error; the server's own answers (api.server_worker) use it too."""
-    body = {"status": error.status, "code": error.code, "message": error.message}
-    if error.fields:
-        body["fields"] = error.fields
-    return {"error": body}
+    """The JSON document of an error, through the model the contract describes."""
+    fields = {"fields": error.fields} if error.fields else {}
+    detail = ErrorDetail(status=error.status, code=error.code, message=error.message, **fields)
+    return ErrorBody(error=detail).model_dump(mode="json", exclude_unset=True)
 
 
 def error_response(error: ApiError):

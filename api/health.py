@@ -8,10 +8,13 @@ database and in that worker's log.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import select, text
 
-from api.responses import iso
+from api.openapi import Answer, documented
+from api.responses import ResponseModel, Timestamp, body, iso
 from common.celery_app import celery_app
 from common.db import db
 from common.metrics import QueueDepth, probe_queues
@@ -30,9 +33,36 @@ BROKER_CHECK_TIMEOUT = 2.0
 CREDENTIALS_REJECTED = "credentials_rejected"
 
 
+class Health(ResponseModel):
+    status: Literal["ok"]
+
+
+class QueueState(ResponseModel):
+    messages: int | Literal["unknown"]
+    consumers: int | Literal["unknown"]
+    problem: str | None = None  # "not declared": no pool has started, nothing was published
+
+
+class ProviderState(ResponseModel):
+    provider: str
+    problem: str | None  # the last credential problem a worker met, if any
+    reported_at: Timestamp | None
+
+
+class Readiness(ResponseModel):
+    status: Literal["ready", "degraded", "unavailable"]
+    # "ok", or "unreachable: <error class>"
+    checks: dict[Literal["database", "broker"], str]
+    down: list[Literal["database", "broker"]]
+    queues: dict[str, QueueState]
+    providers: dict[str, ProviderState]
+
+
 @bp.get("/health")
+@documented(summary="Liveness: the process answers", tag="operations",
+            answers={200: Answer("Alive.", Health)})
 def health():
-    return jsonify(status="ok")
+    return jsonify(body(Health(status="ok")))
 
 
 def _check_database() -> str:
@@ -87,6 +117,12 @@ def _providers(config, database_ok: bool) -> dict:
 
 
 @bp.get("/ready")
+@documented(summary="Readiness: the database, the broker and its queues, the providers",
+            tag="operations",
+            answers={200: Answer("Ready, or degraded (a provider reported a credential problem).",
+                                 Readiness),
+                     503: Answer("The database or the broker is down: `down` names which.",
+                                 Readiness)})
 def ready():
     config = current_app.config["HERALD_SETTINGS"]
     broker, queues = _inspect_broker(min(config.publish_timeout, BROKER_CHECK_TIMEOUT))
@@ -98,6 +134,6 @@ def ready():
     # figures are for scaling and alerts; a backlog does not make the API unready.
     degraded = any(p["problem"] for p in providers.values())
     status = "unavailable" if down else "degraded" if degraded else "ready"
-    body = {"status": status, "checks": checks, "down": down, "queues": queues,
-            "providers": providers}
-    return jsonify(body), 503 if down else 200
+    readiness = Readiness(status=status, checks=checks, down=down, queues=queues,
+                          providers=providers)
+    return jsonify(body(readiness)), 503 if down else 200

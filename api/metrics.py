@@ -13,12 +13,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import Blueprint, current_app, g, jsonify, request
+from pydantic import BaseModel, Field
 from prometheus_client.exposition import choose_encoder
 from sqlalchemy import distinct, func, select
 
 from api.auth import requires_api_key
 from api.errors import invalid
-from api.responses import iso
+from api.openapi import Answer, documented
+from api.query import unknown_parameters
+from api.responses import ResponseModel, Timestamp, body, iso
 from api.visibility import visible_notifications
 from common import metrics
 from common.celery_app import celery_app
@@ -36,6 +39,28 @@ QUEUES = (*CHANNELS, MAINTENANCE_QUEUE)
 QUEUE_PROBE_TIMEOUT = 1.0
 QUEUE_PROBE_CACHE_SECONDS = 5.0
 
+# status -> count; every status is present, zero when nothing happened.
+StatusCounts = dict[str, int]
+
+
+class EventTotals(ResponseModel):
+    events: int
+    notifications: int  # distinct notifications with an event in the period
+    worker_events: int
+    api_events: int
+
+
+class ServiceMetrics(ResponseModel):
+    """Counts of the caller's notification events; see `count_events`."""
+
+    period_seconds: int
+    since: Timestamp
+    until: Timestamp
+    by_status: StatusCounts
+    by_channel: dict[str, StatusCounts]
+    by_worker: dict[str, StatusCounts]
+    totals: EventTotals
+
 
 def _queue_collector() -> metrics.QueueCollector:
     """One per API process, so every scrape within the cache time reuses one probe."""
@@ -50,13 +75,26 @@ def _queue_collector() -> metrics.QueueCollector:
 
 
 @bp.get("/metrics")
+@documented(summary="Prometheus metrics of the API processes and the queues", tag="operations",
+            description="No API key and no per-service data: keep it on the internal network.",
+            answers={200: Answer("The text exposition (OpenMetrics when the Accept header asks).",
+                                 media_types=("text/plain", "application/openmetrics-text"))})
 def prometheus():
     encoder, content_type = choose_encoder(request.headers.get("Accept"))
     registry = metrics.scrape_registry(_queue_collector())
     return encoder(registry), 200, {"Content-Type": content_type}
 
 
+class MetricsQuery(BaseModel):
+    """The query of GET /v1/metrics, as `period_seconds` reads it."""
+
+    period: int = Field(default=DEFAULT_PERIOD, ge=1, le=MAX_PERIOD,
+                        description="Seconds back from now.")
+
+
 def period_seconds() -> int:
+    if problems := unknown_parameters(request.args, MetricsQuery):
+        raise invalid(problems)
     raw = request.args.get("period", str(DEFAULT_PERIOD))
     # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
     value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
@@ -132,6 +170,9 @@ def count_events(api_key: ApiKey, since: datetime, until: datetime) -> dict:
 
 
 @bp.get("/v1/metrics")
+@documented(summary="Counts of the service's notification events over a period", tag="metrics",
+            query=MetricsQuery, errors=(422,),
+            answers={200: Answer("The counts.", ServiceMetrics)})
 @requires_api_key
 def service_metrics():
     """Counts of the caller's notification events over the last `period` seconds (default 3600)."""
@@ -139,4 +180,5 @@ def service_metrics():
     until = utcnow()
     since = until - timedelta(seconds=period)
     counts = count_events(g.api_key, since, until)
-    return jsonify(period_seconds=period, since=iso(since), until=iso(until), **counts)
+    return jsonify(body(ServiceMetrics(period_seconds=period, since=iso(since), until=iso(until),
+                                       **counts)))

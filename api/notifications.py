@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import re
 
+import uuid
+from typing import Annotated, Literal
+
 from flask import Blueprint, current_app, g, jsonify, request
+from pydantic import BaseModel, Field
 from werkzeug.exceptions import BadRequest
 
 from api.auth import requires_api_key
 from api.errors import ApiError, invalid
-from api.responses import notification_detail, notification_summary, preview_of
-from api.schemas import parse_notification
+from api.openapi import Answer, Parameter, documented
+from api.responses import (
+    Accepted, AcceptedGroup, NotificationDetail, NotificationPage, NotificationSummary, Preview,
+    Timestamp, notification_detail, notification_page, notification_summary, preview_of,
+)
+from api.schemas import NotificationBody, parse_notification
 from api.creation import create_notification
 from api.planning import plan_request
 from api.services import (
     ListFilters, cancel_notification, decode_cursor, find_notification, history,
     list_notifications, send_now,
 )
+from api.query import unknown_parameters
 from api.validators import parse_iso8601, text_problem
 from common.models import utcnow
 from common.statuses import Status
@@ -26,6 +35,23 @@ bp = Blueprint("notifications", __name__, url_prefix="/v1/notifications")
 
 MAX_IDEMPOTENCY_KEY = 255
 MAX_PAGE = 200
+
+IDEMPOTENCY_KEY = Parameter(
+    "Idempotency-Key", "header",
+    Annotated[str, Field(min_length=1, max_length=MAX_IDEMPOTENCY_KEY)],
+    "Repeat a request with the same key (within the idempotency TTL) to get the first answer "
+    "again instead of a second notification.")
+
+
+def example_notification(now=None) -> dict:
+    """An email that is accepted as it is (example.com: never a real mailbox)."""
+    return {"channel": "email", "to": "ada@example.com",
+            "content": {"subject": "Your order has shipped", "body": "It arrives on Thursday."},
+            "reference": "order-42"}
+
+
+# A UUID in the route itself, so /v1/notifications/preview is never read as an id.
+NOTIFICATION_ID = Parameter("notification_id", "path", uuid.UUID, "The id the 202 answer gave.")
 
 
 def json_body() -> object:
@@ -56,6 +82,17 @@ def idempotency_key() -> str | None:
 
 
 @bp.post("")
+@documented(
+    summary="Send a notification", tag="notifications", body=NotificationBody,
+    example=example_notification,
+    parameters=(IDEMPOTENCY_KEY,), errors=(409,),
+    answers={202: Answer("Accepted: stored and timed. For a stored recipient with several push "
+                         "devices, one notification per device, as a group.",
+                         (Accepted, AcceptedGroup),
+                         headers={"Location": "The notification's URL (one notification only).",
+                                  "Idempotent-Replayed": "`true` when this is the first answer "
+                                                         "given again."})},
+)
 @requires_api_key
 def create():
     notification = parse_notification(json_body())
@@ -73,6 +110,9 @@ def create():
 
 
 @bp.post("/preview")
+@documented(summary="When a notification would go out, and why, without sending it",
+            tag="notifications", body=NotificationBody, example=example_notification,
+            answers={200: Answer("The plan, nothing written.", Preview)})
 @requires_api_key
 def preview():
     """When a notification would go out, and why, without writing anything."""
@@ -81,11 +121,27 @@ def preview():
     return jsonify(preview_of(plan))
 
 
-@bp.get("/<notification_id>")
+@bp.get("/<uuid:notification_id>")
+@documented(summary="A notification, its content and history", tag="notifications",
+            parameters=(NOTIFICATION_ID,),
+            answers={200: Answer("The notification.", NotificationDetail)})
 @requires_api_key
-def show(notification_id: str):
-    notification = find_notification(g.api_key, notification_id)
+def show(notification_id: uuid.UUID):
+    notification = find_notification(g.api_key, str(notification_id))
     return jsonify(notification_detail(notification, history(notification)))
+
+
+class ListQuery(BaseModel):
+    """The query of GET /v1/notifications, as `list_filters` reads it."""
+
+    status: Status | None = None
+    channel: Literal[CHANNELS] | None = None
+    recipient: str | None = Field(default=None, description="An exact address.")
+    reference: str | None = Field(default=None, description="The caller's reference, exactly.")
+    created_after: Timestamp | None = Field(default=None, description="Inclusive; with an offset.")
+    created_before: Timestamp | None = Field(default=None, description="Exclusive; with an offset.")
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    cursor: str | None = Field(default=None, description="`next_cursor` of the previous page.")
 
 
 def _one_of(name: str, allowed) -> str | None:
@@ -112,7 +168,7 @@ def _whole_number(text: str) -> int | None:
 
 
 def list_filters() -> ListFilters:
-    problems = {}
+    problems = unknown_parameters(request.args, ListQuery)
     limit = _whole_number(request.args.get("limit", "50"))
     if limit is None or not 1 <= limit <= MAX_PAGE:
         problems["limit"] = f"must be a whole number from 1 to {MAX_PAGE}"
@@ -140,21 +196,30 @@ def list_filters() -> ListFilters:
 
 
 @bp.get("")
+@documented(summary="The service's notifications, newest first", tag="notifications",
+            query=ListQuery,
+            answers={200: Answer("A page; follow `next_cursor` for the next.", NotificationPage)})
 @requires_api_key
 def index():
     page, next_cursor = list_notifications(g.api_key, list_filters())
-    return jsonify(data=[notification_summary(n) for n in page], next_cursor=next_cursor)
+    return jsonify(notification_page(page, next_cursor))
 
 
-@bp.post("/<notification_id>/cancel")
+@bp.post("/<uuid:notification_id>/cancel")
+@documented(summary="Cancel a notification that is not sent yet", tag="notifications",
+            parameters=(NOTIFICATION_ID,), errors=(409,),
+            answers={200: Answer("Cancelled.", NotificationSummary)})
 @requires_api_key
-def cancel(notification_id: str):
-    notification = cancel_notification(g.api_key, notification_id, utcnow())
+def cancel(notification_id: uuid.UUID):
+    notification = cancel_notification(g.api_key, str(notification_id), utcnow())
     return jsonify(notification_summary(notification))
 
 
-@bp.post("/<notification_id>/send-now")
+@bp.post("/<uuid:notification_id>/send-now")
+@documented(summary="Send a waiting notification now, quiet hours or not", tag="notifications",
+            parameters=(NOTIFICATION_ID,), errors=(409,),
+            answers={202: Answer("Queued for delivery now.", NotificationSummary)})
 @requires_api_key
-def hurry(notification_id: str):
-    notification = send_now(g.api_key, notification_id, utcnow())
+def hurry(notification_id: uuid.UUID):
+    notification = send_now(g.api_key, str(notification_id), utcnow())
     return jsonify(notification_summary(notification)), 202

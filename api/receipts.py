@@ -3,18 +3,58 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from flask import Blueprint, current_app, jsonify, request
+from pydantic import BaseModel, ConfigDict
 
 from api.errors import ApiError, invalid
+from api.openapi import FORM, Answer, Parameter, documented
+from api.responses import ResponseModel
 from api.services import record_delivery_receipt
 from common.models import utcnow
+from common.statuses import Status
 from common.twilio_signature import callback_outcome, valid_callback
 
 bp = Blueprint("receipts", __name__, url_prefix="/v1/receipts")
 
 
+class TwilioStatusCallback(BaseModel):
+    """The form Twilio posts to a message's StatusCallback: the fields Herald reads.
+
+    Twilio's own form, described for the contract; the view checks the
+    signature over all of it. Twilio sends more (AccountSid, From, To, ...):
+    they are signed, and ignored.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    MessageSid: str | None = None
+    MessageStatus: str | None = None
+    ErrorCode: str | None = None
+
+
+class ReceiptAck(ResponseModel):
+    """The notification the receipt was for, and its status once the receipt is applied.
+
+    (The view's answer is checked against it by tests/api/test_openapi.py.)
+    """
+
+    id: uuid.UUID
+    status: Status
+
+
 @bp.post("/twilio/<notification_id>")
+@documented(
+    summary="Twilio's delivery status callback", tag="receipts", body=TwilioStatusCallback,
+    body_media_type=FORM, errors=(403, 422),
+    description="Called by Twilio, signed with the account's auth token; not by API callers. "
+                "404 also when receipts are not configured (no TWILIO_PUBLIC_URL).",
+    parameters=(Parameter("notification_id", "path", str),
+                Parameter("X-Twilio-Signature", "header", str,
+                          "Twilio's signature of the URL and the form.")),
+    answers={200: Answer("Applied (a late or repeated receipt changes nothing).", ReceiptAck)},
+)
 def twilio(notification_id: str):
     twilio_settings = current_app.config["HERALD_SETTINGS"].twilio
     if twilio_settings is None or not twilio_settings.public_base_url:

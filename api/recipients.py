@@ -6,37 +6,72 @@ and is visible to that service only. PUT replaces the whole record.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from flask import Blueprint, g, jsonify, url_for
+from pydantic import Field
 
 from api.auth import requires_api_key
 from api.notifications import json_body
-from api.recipient_schema import checked_external_id, parse_recipient
+from api.openapi import Answer, Parameter, documented
+from api.recipient_schema import (
+    MAX_EXTERNAL_ID, RecipientBody, checked_external_id, parse_recipient,
+)
 from api.recipient_store import delete_recipient, get_recipient, put_recipient
-from api.responses import iso
+from api.recipient_schema import Channel, RecipientQuietHours
+from api.responses import ResponseModel, Timestamp, body, iso
 from common.models import Recipient, utcnow
 
 bp = Blueprint("recipients", __name__, url_prefix="/v1/recipients")
 
 # `path`: a caller's ids may contain slashes ("tenant/42").
 ROUTE = "/<path:external_id>"
+EXTERNAL_ID = Parameter("external_id", "path",
+                        Annotated[str, Field(min_length=1, max_length=MAX_EXTERNAL_ID)],
+                        "The calling service's own id for the recipient; may contain slashes.")
+
+
+class RecipientView(ResponseModel):
+    external_id: str
+    timezone: str | None
+    locale: str | None
+    email: str | None
+    phone: str | None
+    push_tokens: list[str]
+    quiet_hours: RecipientQuietHours | None
+    opted_out: list[Channel]
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
 
 
 def recipient_body(r: Recipient) -> dict:
-    return {
-        "external_id": r.external_id,
-        "timezone": r.timezone,
-        "locale": r.locale,
-        "email": r.email,
-        "phone": r.phone,
-        "push_tokens": list(r.push_tokens or []),
-        "quiet_hours": r.quiet_hours,
-        "opted_out": list(r.opted_out or []),
-        "created_at": iso(r.created_at),
-        "updated_at": iso(r.updated_at),
-    }
+    return body(RecipientView(
+        external_id=r.external_id,
+        timezone=r.timezone,
+        locale=r.locale,
+        email=r.email,
+        phone=r.phone,
+        push_tokens=list(r.push_tokens or []),
+        quiet_hours=r.quiet_hours,
+        opted_out=list(r.opted_out or []),
+        created_at=iso(r.created_at),
+        updated_at=iso(r.updated_at),
+    ))
+
+
+def example_recipient(now=None) -> dict:
+    # example.com and a UK drama number (07700 900xxx): no real person.
+    return {"timezone": "Europe/London", "locale": "en-GB", "email": "ada@example.com",
+            "phone": "+447700900123", "quiet_hours": {"start": "22:00", "end": "08:00"}}
 
 
 @bp.put(ROUTE)
+@documented(summary="Create or replace a recipient", tag="recipients", body=RecipientBody,
+            example=example_recipient,
+            parameters=(EXTERNAL_ID,),
+            answers={200: Answer("Replaced.", RecipientView),
+                     201: Answer("Created.", RecipientView,
+                                 headers={"Location": "The recipient's URL."})})
 @requires_api_key
 def put(external_id: str):
     preferences = parse_recipient(external_id, json_body())
@@ -49,12 +84,16 @@ def put(external_id: str):
 
 
 @bp.get(ROUTE)
+@documented(summary="A recipient", tag="recipients", parameters=(EXTERNAL_ID,), errors=(422,),
+            answers={200: Answer("The recipient.", RecipientView)})
 @requires_api_key
 def show(external_id: str):
     return jsonify(recipient_body(get_recipient(g.api_key.service, checked_external_id(external_id))))
 
 
 @bp.delete(ROUTE)
+@documented(summary="Forget a recipient", tag="recipients", parameters=(EXTERNAL_ID,),
+            errors=(422,), answers={204: Answer("Deleted.", media_types=())})
 @requires_api_key
 def delete(external_id: str):
     delete_recipient(g.api_key.service, checked_external_id(external_id))

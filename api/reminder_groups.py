@@ -41,7 +41,7 @@ from api.creation import add_planned
 from api.errors import ApiError, invalid
 from api.planning import Plan, beyond_tables_message, plan_request
 from api.reminder_schema import ReminderRequest, describe, nested_error
-from api.responses import iso
+from api.responses import ResponseModel, Timestamp, body, iso
 from api.visibility import sandboxed, visible_groups
 from api.schemas import NotificationRequest, parse_notification
 from api.validators import schedulable_problem
@@ -52,11 +52,46 @@ from common.dispatch import Publication, publish_all
 from common.localtime import localize
 from common.models import ApiKey, Notification, NotificationGroup
 from common.scheduling import schedule_delivery, within_horizon
-from common.statuses import PENDING
+from common.statuses import PENDING, Status
 
 IN_THE_PAST = "in the past"
 UTC = tz.utc
 
+
+class ReminderMember(ResponseModel):
+    remind_before: str
+    id: uuid.UUID
+    to: str | None
+    status: Status
+    send_at: Timestamp | None
+    deliver_at: Timestamp | None
+    schedule_reason: str | None
+    quiet_hours_shifted: bool
+
+
+class SkippedReminder(ResponseModel):
+    """A reminder not sent because its time was past; `id` and `status` when a member was cancelled."""
+
+    remind_before: str
+    send_at: Timestamp | None
+    reason: str
+    id: uuid.UUID | None = None
+    status: Status | None = None
+
+
+class ReminderGroupView(ResponseModel):
+    group_id: uuid.UUID
+    reference: str | None
+    event_at: Timestamp | None
+    remind_before: list[str]
+    reminders: list[ReminderMember]
+    skipped: list[SkippedReminder]
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
+
+
+class CancelledReminderGroup(ReminderGroupView):
+    cancelled: int  # members this request cancelled
 
 
 def _plan(service: str, request: NotificationRequest, config: Settings, now: datetime) -> Plan:
@@ -138,17 +173,17 @@ def find_group(api_key: ApiKey, group_id: str, *, for_update: bool = False) -> N
     return group
 
 
-def member_view(n: Notification) -> dict:
-    return {
-        "remind_before": describe(-n.reminder_offset),
-        "id": str(n.id),
-        "to": n.recipient,
-        "status": n.status,
-        "send_at": iso(n.send_at),
-        "deliver_at": iso(n.deliver_at),
-        "schedule_reason": n.schedule_reason,
-        "quiet_hours_shifted": n.schedule_reason == "quiet_hours",
-    }
+def member_view(n: Notification) -> ReminderMember:
+    return ReminderMember(
+        remind_before=describe(-n.reminder_offset),
+        id=n.id,
+        to=n.recipient,
+        status=n.status,
+        send_at=iso(n.send_at),
+        deliver_at=iso(n.deliver_at),
+        schedule_reason=n.schedule_reason,
+        quiet_hours_shifted=n.schedule_reason == "quiet_hours",
+    )
 
 
 def group_view(group: NotificationGroup, members: list[Notification],
@@ -158,16 +193,16 @@ def group_view(group: NotificationGroup, members: list[Notification],
         with_members = {m.reminder_offset for m in members}
         skipped = [_skipped(-offset, group.event_at + timedelta(seconds=offset))
                    for offset in group.offsets if offset not in with_members]
-    return {
-        "group_id": str(group.id),
-        "reference": group.reference,
-        "event_at": iso(group.event_at),
-        "remind_before": [describe(-offset) for offset in group.offsets],
-        "reminders": [member_view(m) for m in members],
-        "skipped": skipped,
-        "created_at": iso(group.created_at),
-        "updated_at": iso(group.updated_at),
-    }
+    return body(ReminderGroupView(
+        group_id=group.id,
+        reference=group.reference,
+        event_at=iso(group.event_at),
+        remind_before=[describe(-offset) for offset in group.offsets],
+        reminders=[member_view(m) for m in members],
+        skipped=skipped,
+        created_at=iso(group.created_at),
+        updated_at=iso(group.updated_at),
+    ))
 
 
 def show_reminders(api_key: ApiKey, group_id: str) -> dict:
@@ -216,7 +251,7 @@ def cancel_reminders(api_key: ApiKey, group_id: str, now: datetime) -> dict:
     group.offsets = [offset for offset in group.offsets if offset in with_members]
     group.updated_at = now
     db.session.commit()
-    return {**group_view(group, members_of(group)), "cancelled": cancelled}
+    return body(CancelledReminderGroup(**group_view(group, members_of(group)), cancelled=cancelled))
 
 
 def reschedule_reminders(api_key: ApiKey, group_id: str, new_event_at: datetime, *,

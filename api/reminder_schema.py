@@ -39,7 +39,8 @@ class ReminderBody(BaseModel):
 
     event_at: Text = Field(max_length=64)
     remind_before: list[Any] = Field(min_length=1, max_length=MAX_REMINDERS)
-    notification: dict[str, Any]
+    notification: dict[str, Any] = Field(
+        description="The body of POST /v1/notifications, without send_at; checked as that body is.")
     reference: Text | None = Field(default=None, min_length=1, max_length=255)
 
 

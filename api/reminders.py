@@ -5,18 +5,39 @@ The rules (durations, skipping, cancel and reschedule) are in `api.reminder_grou
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from flask import Blueprint, current_app, g, jsonify, request
 
 from api.auth import requires_api_key
 from api.errors import invalid
 from api.notifications import json_body
+from api.openapi import Answer, Parameter, documented
 from api.reminder_groups import (
     cancel_reminders, create_reminders, reschedule_reminders, show_reminders,
 )
-from api.reminder_schema import parse_reminders, parse_reschedule
+from api.reminder_groups import CancelledReminderGroup, ReminderGroupView
+from api.reminder_schema import ReminderBody, RescheduleBody, parse_reminders, parse_reschedule
+from api.responses import iso
 from common.models import utcnow
 
 bp = Blueprint("reminders", __name__, url_prefix="/v1/reminders")
+
+
+
+def example_reminders(now: datetime) -> dict:
+    """Reminders a day and an hour before an event a week from now."""
+    return {"event_at": iso(now + timedelta(days=7)), "remind_before": ["24h", "1h"],
+            "notification": {"channel": "sms", "to": "+447700900123",
+                             "content": {"body": "Your appointment is tomorrow at 10:00."}},
+            "reference": "booking-42"}
+
+
+def example_reschedule(now: datetime) -> dict:
+    return {"event_at": iso(now + timedelta(days=8))}
+
+
+GROUP_ID = Parameter("group_id", "path", str, "The `group_id` the 201 answer gave.")
 
 
 def refuse_idempotency_key() -> None:
@@ -26,6 +47,12 @@ def refuse_idempotency_key() -> None:
 
 
 @bp.post("")
+@documented(summary="Reminders before an event", tag="reminders", body=ReminderBody,
+            example=example_reminders,
+            description="An Idempotency-Key header is refused (422): reminders are not "
+                        "deduplicated.",
+            answers={201: Answer("Created; reminders whose time is past are listed as skipped.",
+                                 ReminderGroupView, headers={"Location": "The group's URL."})})
 @requires_api_key
 def create():
     refuse_idempotency_key()
@@ -39,18 +66,27 @@ def create():
 
 
 @bp.get("/<group_id>")
+@documented(summary="A reminder group", tag="reminders", parameters=(GROUP_ID,),
+            answers={200: Answer("The group.", ReminderGroupView)})
 @requires_api_key
 def show(group_id: str):
     return jsonify(show_reminders(g.api_key, group_id))
 
 
 @bp.post("/<group_id>/cancel")
+@documented(summary="Cancel every pending reminder of a group", tag="reminders",
+            parameters=(GROUP_ID,),
+            answers={200: Answer("Cancelled (again: nothing changes).", CancelledReminderGroup)})
 @requires_api_key
 def cancel(group_id: str):
     return jsonify(cancel_reminders(g.api_key, group_id, utcnow()))
 
 
 @bp.post("/<group_id>/reschedule")
+@documented(summary="Move the event; pending reminders move with it", tag="reminders",
+            parameters=(GROUP_ID,), body=RescheduleBody, example=example_reschedule,
+            answers={200: Answer("Rescheduled; reminders now past are cancelled and listed as "
+                                 "skipped.", ReminderGroupView)})
 @requires_api_key
 def reschedule(group_id: str):
     new_event_at = parse_reschedule(json_body())

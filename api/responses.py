@@ -1,11 +1,28 @@
-"""How notifications look in API responses."""
+"""How resources look in API responses: pydantic models that build every body and its schema.
+
+Views serialise through these models (`body(...)`), and /openapi.json is
+generated from the same models, so the contract cannot drift from the code.
+A field left unset is left out of the body (the content of a notification
+shows only what it has; `segments` only for SMS).
+"""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from common.localtime import utc_iso
 from common.models import Notification, NotificationEvent
+from common.statuses import Status
+
+Channel = Literal["push", "email", "sms"]
+# Times are written by `iso`: ISO 8601, UTC as "Z".
+Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+# The schedule explanation is built by common.scheduling; its keys depend on the reason.
+ScheduleDetail = dict[str, Any]
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -13,9 +30,111 @@ def iso(moment: datetime | None) -> str | None:
     return utc_iso(moment) if moment else None
 
 
-def notification_summary(n: Notification) -> dict:
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def body(model: ResponseModel) -> dict:
+    """The JSON body of a response model: every field that was set, none that was not."""
+    return model.model_dump(mode="json", exclude_unset=True)
+
+
+class NotificationError(ResponseModel):
+    code: str
+    message: str | None
+
+
+class NotificationSummary(ResponseModel):
+    id: uuid.UUID
+    status: Status
+    channel: Channel
+    to: str | None
+    reference: str | None
+    priority: Literal["normal", "critical"]
+    send_at: Timestamp | None
+    deliver_at: Timestamp | None
+    schedule_reason: str | None
+    attempts: int
+    created_at: Timestamp | None
+    sent_at: Timestamp | None
+    error: NotificationError | None
+
+
+class StoredContent(ResponseModel):
+    """The content as stored; only the parts the notification has are shown."""
+
+    title: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    html: str | None = None
+    data: dict[str, str] | None = None
+
+
+class NotificationEventView(ResponseModel):
+    at: Timestamp | None
+    status: Status
+    attempt: int | None
+    worker: str | None
+    error_code: str | None
+    detail: str | None
+
+
+class NotificationDetail(NotificationSummary):
+    content: StoredContent
+    schedule: ScheduleDetail | None
+    recipient_id: str | None
+    group_id: uuid.UUID | None
+    options: dict[str, Any] | None
+    timezone: str | None
+    sandbox: bool
+    provider_message_id: str | None
+    segments: int | None = None  # SMS only
+    events: list[NotificationEventView]
+
+
+class NotificationPage(ResponseModel):
+    data: list[NotificationSummary]
+    next_cursor: str | None
+
+
+class Accepted(ResponseModel):
+    """The 202 body: enough for the caller to follow the notification."""
+
+    id: uuid.UUID
+    status: Status
+    deliver_at: Timestamp | None
+    schedule_reason: str | None
+    quiet_hours_shifted: bool
+    schedule: ScheduleDetail | None
+
+
+class AcceptedGroup(ResponseModel):
+    """The 202 body for a stored recipient: one notification per device (push), or one."""
+
+    group_id: uuid.UUID | None
+    notifications: list[Accepted]
+
+
+class PlannedNotification(ResponseModel):
+    to: str | None
+    status: Status
+    suppressed_because: str | None
+    deliver_at: Timestamp | None
+    schedule_reason: str | None
+    quiet_hours_shifted: bool
+    schedule: ScheduleDetail | None
+
+
+class Preview(ResponseModel):
+    timezone: str | None
+    send_at: Timestamp | None
+    quiet_hours: dict[str, Any] | None
+    notifications: list[PlannedNotification]
+
+
+def _summary_fields(n: Notification) -> dict:
     return {
-        "id": str(n.id),
+        "id": n.id,
         "status": n.status,
         "channel": n.channel,
         "to": n.recipient,
@@ -27,73 +146,84 @@ def notification_summary(n: Notification) -> dict:
         "attempts": n.attempts,
         "created_at": iso(n.created_at),
         "sent_at": iso(n.sent_at),
-        "error": {"code": n.error_code, "message": n.error_message} if n.error_code else None,
+        "error": (NotificationError(code=n.error_code, message=n.error_message)
+                  if n.error_code else None),
     }
+
+
+def notification_summary(n: Notification) -> dict:
+    return body(NotificationSummary(**_summary_fields(n)))
 
 
 def notification_detail(n: Notification, events: list[NotificationEvent]) -> dict:
-    body = notification_summary(n)
-    body["content"] = {
-        key: value
-        for key, value in {
-            "title" if n.channel == "push" else "subject": n.title,
-            "body": n.body,
-            "html": n.html,
-            "data": n.data,
-        }.items()
-        if value is not None
+    content = {
+        "title" if n.channel == "push" else "subject": n.title,
+        "body": n.body,
+        "html": n.html,
+        "data": n.data,
     }
-    body["schedule"] = n.schedule_detail
-    body["recipient_id"] = n.recipient_ref
-    body["group_id"] = str(n.group_id) if n.group_id else None
-    body["options"] = n.options
-    body["timezone"] = n.timezone
-    body["sandbox"] = n.sandbox
-    body["provider_message_id"] = n.provider_message_id
-    if n.channel == "sms":
-        body["segments"] = n.segments
-    body["events"] = [
-        {
-            "at": iso(e.at),
-            "status": e.status,
-            "attempt": e.attempt,
-            "worker": e.worker,
-            "error_code": e.error_code,
-            "detail": e.detail,
-        }
-        for e in events
-    ]
-    return body
+    extra = {"segments": n.segments} if n.channel == "sms" else {}
+    return body(NotificationDetail(
+        **_summary_fields(n),
+        content=StoredContent(**{key: value for key, value in content.items()
+                                 if value is not None}),
+        schedule=n.schedule_detail,
+        recipient_id=n.recipient_ref,
+        group_id=n.group_id,
+        options=n.options,
+        timezone=n.timezone,
+        sandbox=n.sandbox,
+        provider_message_id=n.provider_message_id,
+        **extra,
+        events=[
+            NotificationEventView(at=iso(e.at), status=e.status, attempt=e.attempt, worker=e.worker,
+                                  error_code=e.error_code, detail=e.detail)
+            for e in events
+        ],
+    ))
+
+
+def notification_page(page: list[Notification], next_cursor: str | None) -> dict:
+    return body(NotificationPage(data=[NotificationSummary(**_summary_fields(n)) for n in page],
+                                 next_cursor=next_cursor))
+
+
+def _accepted(n: Notification) -> Accepted:
+    return Accepted(
+        id=n.id,
+        status=n.status,
+        deliver_at=iso(n.deliver_at),
+        schedule_reason=n.schedule_reason,
+        quiet_hours_shifted=n.schedule_reason == "quiet_hours",
+        schedule=n.schedule_detail,
+    )
 
 
 def accepted(n: Notification) -> dict:
     """The 202 body: enough for the caller to follow the notification."""
-    return {
-        "id": str(n.id),
-        "status": n.status,
-        "deliver_at": iso(n.deliver_at),
-        "schedule_reason": n.schedule_reason,
-        "quiet_hours_shifted": n.schedule_reason == "quiet_hours",
-        "schedule": n.schedule_detail,
-    }
+    return body(_accepted(n))
+
+
+def accepted_group(group_id: uuid.UUID | None, rows: list[Notification]) -> dict:
+    return body(AcceptedGroup(group_id=group_id, notifications=[_accepted(row) for row in rows]))
 
 
 def preview_of(plan) -> dict:
     """What POST /v1/notifications would make of a request, as a preview shows it."""
-    return {
-        "timezone": plan.timezone,
-        "send_at": iso(plan.send_at),
-        "quiet_hours": plan.rule.as_json() if plan.rule else None,
-        "notifications": [
-            {
-                "to": planned.to,
-                "status": planned.status.value,
-                "suppressed_because": planned.suppressed_because,
-                "deliver_at": iso(planned.schedule.deliver_at),
-                "schedule_reason": planned.schedule.reason,
-                "quiet_hours_shifted": planned.schedule.reason == "quiet_hours",
-                "schedule": planned.schedule.detail,
-            }
+    return body(Preview(
+        timezone=plan.timezone,
+        send_at=iso(plan.send_at),
+        quiet_hours=plan.rule.as_json() if plan.rule else None,
+        notifications=[
+            PlannedNotification(
+                to=planned.to,
+                status=planned.status,
+                suppressed_because=planned.suppressed_because,
+                deliver_at=iso(planned.schedule.deliver_at),
+                schedule_reason=planned.schedule.reason,
+                quiet_hours_shifted=planned.schedule.reason == "quiet_hours",
+                schedule=planned.schedule.detail,
+            )
             for planned in plan.notifications
         ],
-    }
+    ))
