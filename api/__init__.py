@@ -7,6 +7,7 @@ from flask_migrate import Migrate
 
 from api import cli, health, metrics, notifications, receipts, recipients, reminders
 from api.errors import register_error_handlers
+from api.rate_limits import init_rate_limits
 from common.config import PROJECT_ROOT, Settings, settings as current_settings
 from common.db import create_base_app, db
 
@@ -18,6 +19,7 @@ def create_app(config: Settings | None = None) -> Flask:
     app.json.sort_keys = False
     Migrate(app, db, directory=str(PROJECT_ROOT / "migrations"))
     register_error_handlers(app)
+    init_rate_limits(app, config)
     for blueprint in (health.bp, metrics.bp, notifications.bp, recipients.bp, reminders.bp,
                       receipts.bp, cli.bp):
         app.register_blueprint(blueprint)
