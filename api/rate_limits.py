@@ -1,4 +1,4 @@
-"""Per-service request budgets: flask-limiter counting in Redis (or in memory), 429 in the error shape.
+"""Per-service request budgets: flask-limiter counting in Redis or memory; 429 in the error shape.
 
 Each authenticated caller has two budgets, one for writes (POST, PUT, PATCH,
 DELETE) and one for reads, counted per service and key kind (live keys and
@@ -17,8 +17,8 @@ from flask import Flask, current_app, g, request
 from flask_limiter import ApplicationLimit, Limiter, RequestLimit
 from flask_limiter.errors import RateLimitExceeded
 
-from api.auth import authenticate
 from api.errors import ApiError, error_response
+from api.rate_limit_callers import CallerCache
 from common.config import Settings
 
 log = logging.getLogger(__name__)
@@ -32,30 +32,24 @@ READ_METHODS = ("GET", "HEAD", "OPTIONS")
 # limiter then counts in this process's memory until Redis is back.
 STORAGE_TIMEOUT_SECONDS = 0.5
 EXTENSION = "herald_rate_limiter"
+CALLERS = "herald_rate_limit_callers"
 
 
 def _identify_caller() -> None:
-    """Authenticate before counting, so that the budget is the caller's and a bad key is not counted.
-
-    The view authenticates again on its own (one indexed lookup): the two
-    stay independent, and the views keep their one way of finding the key.
-    """
-    g.rate_limited_key = None
+    """Know the caller before counting: the budget is theirs; no valid key, nothing counted."""
+    g.rate_limited_caller = None
     if request.endpoint in UNLIMITED_ENDPOINTS or "Authorization" not in request.headers:
-        return
-    try:
-        g.rate_limited_key = authenticate()
-    except ApiError:
-        pass  # the view answers 401
+        return  # without a valid key the view answers 401
+    callers = current_app.extensions[CALLERS]
+    g.rate_limited_caller = callers.identify(request.headers["Authorization"])
 
 
 def _not_counted() -> bool:
-    return g.get("rate_limited_key") is None
+    return g.get("rate_limited_caller") is None
 
 
 def _bucket() -> str:
-    key = g.rate_limited_key
-    return f"{key.kind}:{key.service}"
+    return g.rate_limited_caller.bucket
 
 
 def _settings() -> Settings:
@@ -63,13 +57,13 @@ def _settings() -> Settings:
 
 
 def _write_limits() -> str:
-    key = g.get("rate_limited_key")
-    return (key is not None and key.write_rate_limit) or _settings().rate_limit_writes
+    caller = g.get("rate_limited_caller")
+    return (caller is not None and caller.write_limits) or _settings().rate_limit_writes
 
 
 def _read_limits() -> str:
-    key = g.get("rate_limited_key")
-    return (key is not None and key.read_rate_limit) or _settings().rate_limit_reads
+    caller = g.get("rate_limited_caller")
+    return (caller is not None and caller.read_limits) or _settings().rate_limit_reads
 
 
 def _budget(limits, name: str, methods: tuple[str, ...]) -> ApplicationLimit:
@@ -105,13 +99,14 @@ def init_rate_limits(app: Flask, config: Settings) -> None:
     )
     limiter.init_app(app)
     app.extensions[EXTENSION] = limiter
+    app.extensions[CALLERS] = CallerCache()
     app.register_error_handler(RateLimitExceeded, _too_many_requests)
     app.after_request(_add_rate_limit_headers)
 
 
 def _too_many_requests(exc: RateLimitExceeded):
     budget = "write" if exc.limit.scope == "writes" else "read"
-    message = (f"too many requests: this service may make {exc.limit.limit} {budget} requests; "
+    message = (f"too many {budget} requests: this service may make {exc.limit.limit}; "
                "retry after the number of seconds in Retry-After")
     return error_response(ApiError(429, "rate_limited", message))
 

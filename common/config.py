@@ -122,12 +122,13 @@ class Settings:
     metrics_dir: Path | None = None
 
     # Per-service request budgets (api/rate_limits.py), in the `limits`
-    # notation: several windows joined by ";". Far above what a caller sends
-    # in normal use, low enough that one service's burst cannot starve the
-    # others. An API key may carry its own (`keys create --write-limit`).
+    # notation: several windows joined by ";". The second caps a burst; the
+    # minute is GOV.UK Notify's 3,000 sends. Far above a caller's normal use,
+    # a few percent of one API's capacity. A key may carry its own
+    # (`flask --app api keys create --write-limit ...`).
     rate_limits_enabled: bool = True
-    rate_limit_writes: str = "100/second;3000/minute"
-    rate_limit_reads: str = "200/second;6000/minute"
+    rate_limit_writes: str = "50/second;3000/minute"
+    rate_limit_reads: str = "100/second;6000/minute"
     # memory:// counts in each process (make run); production shares one
     # Redis between all API processes: redis://host:6379/0 (it may hold a password).
     rate_limit_storage_url: str = field(default="memory://", repr=False)

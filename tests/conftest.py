@@ -1,4 +1,4 @@
-"""Test setup: a private PostgreSQL database, RabbitMQ vhost, Redis key prefix and var/ directory per run.
+"""Test setup: a private PostgreSQL database, RabbitMQ vhost, Redis key prefix and var/ per run.
 
 Herald reads its settings once from the environment, so this module points
 the environment at the private resources before anything imports `common`.
@@ -66,7 +66,7 @@ def broker():
 
 @pytest.fixture(scope="session")
 def redis():
-    """The shared Redis's URL; this run's keys (named with RATE_LIMIT_KEY_PREFIX) are deleted at the end."""
+    """The shared Redis's URL; this run's keys (they hold RATE_LIMIT_KEY_PREFIX) go at the end."""
     _require("Redis", services.redis_problem())
     yield services.redis_url()
     services.delete_redis_keys(os.environ["RATE_LIMIT_KEY_PREFIX"])

@@ -1,4 +1,7 @@
-"""docker-compose.yml gives the API a Redis for its shared rate limits (checked as YAML: no Docker engine here)."""
+"""docker-compose.yml gives the API a Redis for its shared rate limits.
+
+Checked as YAML: there is no Docker engine here to run `docker compose config`.
+"""
 
 from __future__ import annotations
 

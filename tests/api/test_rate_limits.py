@@ -15,9 +15,10 @@ from dataclasses import replace
 
 import pytest
 import requests
+from sqlalchemy import update
 
 from common.config import settings
-from common.models import ApiKey
+from common.models import ApiKey, utcnow
 from tests.api.helpers import assert_error, stored_counts
 from tests.support.factories import push_body
 from tests.support.processes import HeraldProcess
@@ -175,6 +176,14 @@ def test_requests_without_a_valid_key_are_401_and_spend_nothing(limited, auth):
             assert "RateLimit-Remaining" not in response.headers
 
     assert limited.get("/v1/notifications", headers=auth).headers["RateLimit-Remaining"] == "4"
+
+
+def test_a_revoked_key_is_refused_at_once_though_the_limiter_remembers_its_caller(limited, auth, db):
+    assert limited.get("/v1/notifications", headers=auth).status_code == 200
+    db.session.execute(update(ApiKey).values(revoked_at=utcnow()))
+    db.session.commit()
+
+    assert_error(limited.get("/v1/notifications", headers=auth), 401, "Authorization")
 
 
 def test_probes_metrics_and_receipts_are_not_counted(limited, auth):

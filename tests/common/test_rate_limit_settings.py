@@ -1,4 +1,4 @@
-"""The rate limit settings: defaults that `make run` needs no server for, clear errors for bad values."""
+"""Rate limit settings: defaults that need no server (`make run`), errors naming bad values."""
 
 import pytest
 
@@ -14,8 +14,8 @@ def test_the_default_counts_in_memory_with_budgets_for_writes_and_reads(monkeypa
 
     assert config.rate_limits_enabled
     assert config.rate_limit_storage_url == "memory://"
-    assert config.rate_limit_writes == "100/second;3000/minute"
-    assert config.rate_limit_reads == "200/second;6000/minute"
+    assert config.rate_limit_writes == "50/second;3000/minute"
+    assert config.rate_limit_reads == "100/second;6000/minute"
 
 
 @pytest.mark.parametrize("name, value", [

@@ -1,0 +1,56 @@
+"""Who a request's API key belongs to, for counting it: remembered per process for a few seconds.
+
+A refused request should cost as little as possible, so the limiter does not
+ask the database again for a key it saw moments ago. The view still
+authenticates every request it serves against the database: a revoked key
+gets 401 at once; it may only go on being counted (not served) for the
+cache's lifetime, and a changed key limit applies within that time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from api.auth import authenticate, hash_key
+from api.errors import ApiError
+
+LIFETIME_SECONDS = 10.0
+MAX_CALLERS = 4096
+
+
+@dataclass(frozen=True)
+class Caller:
+    bucket: str  # what the budgets are counted per: the key's kind and service
+    write_limits: str | None  # the key's own limits; None: the settings' default
+    read_limits: str | None
+
+
+class CallerCache:
+    """The callers of recent Authorization headers (by their hash), oldest dropped first."""
+
+    def __init__(self, lifetime: float = LIFETIME_SECONDS, size: int = MAX_CALLERS):
+        self.lifetime, self.size = lifetime, size
+        self._entries: OrderedDict[str, tuple[float, Caller]] = OrderedDict()
+        self._lock = threading.Lock()  # gthread and gevent workers serve requests side by side
+
+    def identify(self, authorization: str) -> Caller | None:
+        """The caller, or None if the header holds no valid key (nothing is remembered then)."""
+        digest, now = hash_key(authorization), time.monotonic()
+        with self._lock:
+            entry = self._entries.get(digest)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        try:
+            key = authenticate()
+        except ApiError:
+            return None
+        caller = Caller(f"{key.kind}:{key.service}", key.write_rate_limit, key.read_rate_limit)
+        with self._lock:
+            self._entries[digest] = (now + self.lifetime, caller)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return caller
