@@ -23,7 +23,8 @@ MAX_CALLERS = 4096
 
 @dataclass(frozen=True)
 class Caller:
-    bucket: str  # what the budgets are counted per: the key's kind and service
+    service: str
+    kind: str  # live | test: the budgets are counted per service and kind
     write_limits: str | None  # the key's own limits; None: the settings' default
     read_limits: str | None
 
@@ -47,10 +48,11 @@ class CallerCache:
             key = authenticate()
         except ApiError:
             return None
-        caller = Caller(f"{key.kind}:{key.service}", key.write_rate_limit, key.read_rate_limit)
+        caller = Caller(key.service, key.kind, key.write_rate_limit, key.read_rate_limit)
         with self._lock:
             self._entries[digest] = (now + self.lifetime, caller)
             self._entries.move_to_end(digest)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
         return caller
+

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 
 from flask import Flask, current_app, g, request
@@ -18,7 +19,8 @@ from flask_limiter import ApplicationLimit, Limiter, RequestLimit
 from flask_limiter.errors import RateLimitExceeded
 
 from api.errors import ApiError, error_response
-from api.rate_limit_callers import CallerCache
+from api.rate_limit_callers import Caller, CallerCache
+from common import metrics
 from common.config import Settings
 
 log = logging.getLogger(__name__)
@@ -33,13 +35,34 @@ READ_METHODS = ("GET", "HEAD", "OPTIONS")
 STORAGE_TIMEOUT_SECONDS = 0.5
 EXTENSION = "herald_rate_limiter"
 CALLERS = "herald_rate_limit_callers"
+REFUSALS = "herald_rate_limit_refusals"
+
+
+class RefusalLog:
+    """One log line per caller and budget per minute at most, however many requests are refused."""
+
+    def __init__(self, interval: float = 60.0):
+        self.interval = interval
+        self._last: dict[tuple[Caller, str], float] = {}
+        self._lock = threading.Lock()
+
+    def note(self, caller: Caller, budget: str, limit: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get((caller, budget), -self.interval) < self.interval:
+                return
+            self._last[(caller, budget)] = now
+        log.info("rate limit: %s key of service %s over its %s budget (%s); refusing with 429",
+                 caller.kind, caller.service, budget, limit)
 
 
 def _identify_caller() -> None:
     """Know the caller before counting: the budget is theirs; no valid key, nothing counted."""
     g.rate_limited_caller = None
-    if request.endpoint in UNLIMITED_ENDPOINTS or "Authorization" not in request.headers:
-        return  # without a valid key the view answers 401
+    if request.endpoint is None or request.endpoint in UNLIMITED_ENDPOINTS:
+        return  # no such route (404, 405), or one that is never counted
+    if "Authorization" not in request.headers:
+        return  # the view answers 401
     callers = current_app.extensions[CALLERS]
     g.rate_limited_caller = callers.identify(request.headers["Authorization"])
 
@@ -49,7 +72,8 @@ def _not_counted() -> bool:
 
 
 def _bucket() -> str:
-    return g.rate_limited_caller.bucket
+    caller = g.rate_limited_caller
+    return f"{caller.kind}:{caller.service}"
 
 
 def _settings() -> Settings:
@@ -98,13 +122,20 @@ def init_rate_limits(app: Flask, config: Settings) -> None:
         headers_enabled=False,  # its Reset header is a timestamp; the draft's is seconds (below)
     )
     limiter.init_app(app)
+    # It logs every refusal at INFO: a burst would flood the logs. They are
+    # counted in herald_api_rate_limited_total and logged by RefusalLog.
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)
     app.extensions[EXTENSION] = limiter
+    app.extensions[REFUSALS] = RefusalLog()
     app.extensions[CALLERS] = CallerCache()
     app.register_error_handler(RateLimitExceeded, _too_many_requests)
     app.after_request(_add_rate_limit_headers)
 
 
 def _too_many_requests(exc: RateLimitExceeded):
+    caller = g.rate_limited_caller
+    metrics.request_rate_limited(caller.kind, exc.limit.scope)
+    current_app.extensions[REFUSALS].note(caller, exc.limit.scope, str(exc.limit.limit))
     budget = "write" if exc.limit.scope == "writes" else "read"
     message = (f"too many {budget} requests: this service may make {exc.limit.limit}; "
                "retry after the number of seconds in Retry-After")

@@ -82,11 +82,14 @@ def calm_client(port: int, payload: bytes, pace: float, stop: threading.Event) -
     return calm
 
 
-def list_loop(port: int, payload: bytes, stop: threading.Event) -> Counter:
+def list_loop(port: int, payload: bytes, stop: threading.Event, honour_retry_after: bool) -> Counter:
     answers, connection = Counter(), _Connection((HOST, port))
     try:
         while not stop.is_set():
-            answers[connection.round_trip(payload)] += 1
+            status = connection.round_trip(payload)
+            answers[status] += 1
+            if status == 429 and honour_retry_after:
+                stop.wait(float(connection.headers.get("retry-after", "1")))
     finally:
         connection.close()
     return answers
@@ -162,7 +165,8 @@ def calm_during_burst(args, port: int, calm_key: str, burst_key: str,
     burst_list = get_bytes(port, "/v1/notifications?limit=50", {"Authorization": f"Bearer {burst_key}"})
     stop = threading.Event()
     calm_thread, calm = in_thread(calm_client, port, calm_post, args.pace, stop)
-    listers = [in_thread(list_loop, port, burst_list, stop) for _ in range(args.list_clients)]
+    listers = [in_thread(list_loop, port, burst_list, stop, honour_retry_after)
+               for _ in range(args.list_clients)]
     probe_thread, refusal = in_thread(first_refusal, port, burst_key, stop)
     posts, seconds = burst(args, port, burst_key, honour_retry_after)
     stop.set()
@@ -197,7 +201,8 @@ def latency(calm: Calm) -> str:
 def report(args, rows: list[tuple[str, Calm, dict | None]]) -> None:
     print(f"\nCalm service: one POST every {args.pace * 1000:.0f} ms (closed loop). Burster: "
           f"{args.burst} POSTs from {args.clients} threads, plus {args.list_clients} threads "
-          "looping on list requests while the POSTs last.")
+          "looping on list requests while the POSTs last; one that honours Retry-After sleeps "
+          "that long on each 429.")
     print(f"{'':<46}{'calm p50':>10}{'calm p99':>12}  calm answers / burster's POSTs, lists")
     refusal = None
     for label, calm, burst in rows:

@@ -7,6 +7,7 @@ processes against it.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -88,6 +89,26 @@ def test_the_write_after_the_budget_is_429_in_the_error_shape_and_stores_nothing
     assert refused.headers["RateLimit-Remaining"] == "0"
     assert 1 <= int(refused.headers["RateLimit-Reset"]) <= 60
     assert stored_counts()["notifications"] == 3
+
+
+def refusals_counted(kind: str, budget: str) -> float:
+    from prometheus_client import REGISTRY
+
+    labels = {"kind": kind, "budget": budget}
+    return REGISTRY.get_sample_value("herald_api_rate_limited_total", labels) or 0.0
+
+
+def test_refusals_are_counted_for_prometheus_and_logged_once_a_minute(limited, auth, caplog):
+    writes, reads = (refusals_counted("live", budget) for budget in ("writes", "reads"))
+    caplog.set_level(logging.INFO, logger="api.rate_limits")
+    for _ in range(6):
+        preview(limited, auth)
+
+    assert refusals_counted("live", "writes") == writes + 3
+    assert refusals_counted("live", "reads") == reads
+    lines = [r.getMessage() for r in caplog.records if r.name == "api.rate_limits"]
+    assert lines == ["rate limit: live key of service test-service over its writes budget "
+                     "(3 per 1 minute); refusing with 429"]
 
 
 def test_every_counted_answer_says_what_is_left(limited, auth):
