@@ -148,8 +148,10 @@ def burst(args, port: int, key: str, honour_retry_after: bool) -> tuple[Counter,
 def calm_alone(args, port: int, key: str) -> Calm:
     payload = post_bytes(HOST, port, "/v1/notifications", json.dumps(PUSH_REQUEST).encode(),
                          {"Authorization": f"Bearer {key}"})
-    # Every gunicorn worker opens its connections first.
+    # Every gunicorn worker opens its connections first; then the warm-up's
+    # requests leave the one-second window, so the calm service starts with its budget.
     run_load(HOST, port, payload, 40, 4)
+    time.sleep(2)
     stop = threading.Event()
     thread, result = in_thread(calm_client, port, payload, args.pace, stop)
     time.sleep(args.alone_seconds)
