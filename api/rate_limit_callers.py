@@ -55,4 +55,3 @@ class CallerCache:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
         return caller
-
