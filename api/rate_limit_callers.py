@@ -9,6 +9,7 @@ cache's lifetime, and a changed key limit applies within that time.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -16,9 +17,25 @@ from dataclasses import dataclass
 
 from api.auth import authenticate, hash_key
 from api.errors import ApiError
+from common.config import check_rate_limit
+from common.models import ApiKey
+
+log = logging.getLogger(__name__)
 
 LIFETIME_SECONDS = 10.0
 MAX_CALLERS = 4096
+
+
+def _checked(key: ApiKey, limits: str | None) -> str | None:
+    """The key's own limits; None (the default) if unset or not valid (written by hand?)."""
+    if limits is None:
+        return None
+    try:
+        return check_rate_limit(limits)
+    except ValueError:
+        log.warning("API key %s of service %s has malformed rate limits; using the default",
+                    key.id, key.service)
+        return None
 
 
 @dataclass(frozen=True)
@@ -48,7 +65,8 @@ class CallerCache:
             key = authenticate()
         except ApiError:
             return None
-        caller = Caller(key.service, key.kind, key.write_rate_limit, key.read_rate_limit)
+        caller = Caller(key.service, key.kind, _checked(key, key.write_rate_limit),
+                        _checked(key, key.read_rate_limit))
         with self._lock:
             self._entries[digest] = (now + self.lifetime, caller)
             self._entries.move_to_end(digest)

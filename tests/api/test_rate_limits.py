@@ -178,6 +178,16 @@ def test_a_key_with_its_own_limits_is_held_to_them(limited, db):
     assert [response.status_code for response in reads] == [200, 429]
 
 
+def test_a_malformed_key_limit_written_by_hand_falls_back_to_the_default(limited, caplog):
+    headers = bearer("hand-edited", write_rate_limit="lots/second")
+
+    writes = [preview(limited, headers) for _ in range(4)]
+
+    assert [response.status_code for response in writes] == [200, 200, 200, 429]
+    assert writes[0].headers["RateLimit-Limit"] == "3"
+    assert "has malformed rate limits; using the default" in caplog.text
+
+
 def test_the_default_takes_several_windows_and_the_tightest_one_is_reported(limited_app, auth):
     client = limited_app(rate_limit_writes="4/second;2/minute").test_client()
 
