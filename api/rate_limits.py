@@ -133,9 +133,10 @@ def init_rate_limits(app: Flask, config: Settings) -> None:
 
 
 def _too_many_requests(exc: RateLimitExceeded):
-    caller = g.rate_limited_caller
-    metrics.request_rate_limited(caller.kind, exc.limit.scope)
-    current_app.extensions[REFUSALS].note(caller, exc.limit.scope, str(exc.limit.limit))
+    caller = g.get("rate_limited_caller")
+    if caller is not None:  # always so for the budgets above
+        metrics.request_rate_limited(caller.kind, exc.limit.scope)
+        current_app.extensions[REFUSALS].note(caller, exc.limit.scope, str(exc.limit.limit))
     budget = "write" if exc.limit.scope == "writes" else "read"
     message = (f"too many {budget} requests: this service may make {exc.limit.limit}; "
                "retry after the number of seconds in Retry-After")
