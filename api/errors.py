@@ -67,6 +67,7 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: "request_too_large",
     415: "unsupported_media_type",
+    429: "rate_limited",
 }
 
 

@@ -45,6 +45,7 @@ class _Connection:
         self.address = address
         self.sock: socket.socket | None = None
         self.buffer = b""
+        self.headers: dict[str, str] = {}  # of the last response, names in lower case
 
     def close(self) -> None:
         if self.sock is not None:
@@ -74,6 +75,7 @@ class _Connection:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip().lower()
         self._read_exactly(int(headers.get("content-length", "0")))
+        self.headers = headers
         if headers.get("connection") == "close" or version == "HTTP/1.0":
             self.close()
         return int(status)

@@ -13,6 +13,8 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from limits import parse_many
+
 from common.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -119,6 +121,19 @@ class Settings:
     worker_metrics_address: str = "127.0.0.1"
     metrics_dir: Path | None = None
 
+    # Per-service request budgets (api/rate_limits.py), in the `limits`
+    # notation: several windows joined by ";". The second caps a burst; the
+    # minute is GOV.UK Notify's 3,000 sends. Far above a caller's normal use,
+    # a few percent of one API's capacity. A key may carry its own
+    # (`flask --app api keys create --write-limit ...`).
+    rate_limits_enabled: bool = True
+    rate_limit_writes: str = "50/second;3000/minute"
+    rate_limit_reads: str = "100/second;6000/minute"
+    # memory:// counts in each process (make run); production shares one
+    # Redis between all API processes: redis://host:6379/0 (it may hold a password).
+    rate_limit_storage_url: str = field(default="memory://", repr=False)
+    rate_limit_key_prefix: str = "herald"
+
     def provider_of(self, channel: str) -> str:
         """Which provider delivers `channel` for live keys: a vendor, or the sandbox."""
         configured = {"push": ("fcm", self.fcm), "email": ("smtp", self.smtp),
@@ -222,6 +237,38 @@ def _quiet_hours(name: str, default: QuietHours | None) -> QuietHours | None:
         raise ConfigError(f"{name} must look like 22:00-08:00 or be off: {error}") from None
 
 
+RATE_LIMIT_MAX_LENGTH = 100
+
+
+def check_rate_limit(value: str) -> str:
+    """`value` if it is a valid limit such as "100/second;3000/minute", else ValueError."""
+    try:
+        if len(value) > RATE_LIMIT_MAX_LENGTH or any(item.amount < 1 for item in parse_many(value)):
+            raise ValueError
+    except ValueError:
+        raise ValueError('expected limits such as "100/second;3000/minute" '
+                         f"(each at least 1, {RATE_LIMIT_MAX_LENGTH} characters at most)") from None
+    return value
+
+
+def _rate_limit(name: str, default: str) -> str:
+    try:
+        return check_rate_limit(_env(name) or default)
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
+
+
+RATE_LIMIT_STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel",
+                              "redis+cluster")
+
+
+def _rate_limit_storage() -> str:
+    url = _env("RATE_LIMIT_STORAGE_URL") or "memory://"
+    if url.partition("://")[0] not in RATE_LIMIT_STORAGE_SCHEMES:
+        raise ConfigError("RATE_LIMIT_STORAGE_URL must be memory:// or a redis:// URL")
+    return url
+
+
 LOG_FORMATS = ("text", "json")
 
 
@@ -267,6 +314,11 @@ def load_settings() -> Settings:
         worker_metrics_port=_number("WORKER_METRICS_PORT", defaults["worker_metrics_port"], int),
         worker_metrics_address=_env("WORKER_METRICS_ADDRESS") or defaults["worker_metrics_address"],
         metrics_dir=var / "metrics",
+        rate_limits_enabled=_flag("RATE_LIMITS_ENABLED", defaults["rate_limits_enabled"]),
+        rate_limit_writes=_rate_limit("RATE_LIMIT_WRITES", defaults["rate_limit_writes"]),
+        rate_limit_reads=_rate_limit("RATE_LIMIT_READS", defaults["rate_limit_reads"]),
+        rate_limit_storage_url=_rate_limit_storage(),
+        rate_limit_key_prefix=_env("RATE_LIMIT_KEY_PREFIX") or defaults["rate_limit_key_prefix"],
     )
 
 

@@ -70,6 +70,9 @@ RELAY_PUBLISHED = Counter(
 SWEEPER_RECOVERED = Counter(
     "herald_sweeper_recovered", "Claims with an expired lease the sweeper took back: "
     "retrying | failed.", ["outcome"])
+RATE_LIMITED = Counter(
+    "herald_api_rate_limited", "Requests the API refused with 429, by key kind and budget "
+    "(writes | reads).", ["kind", "budget"])
 
 
 # --- recording ----------------------------------------------------------------------------------
@@ -83,6 +86,10 @@ def notification_accepted(channel: str, quiet_hours_shifted: bool) -> None:
     NOTIFICATIONS_ACCEPTED.labels(channel).inc()
     if quiet_hours_shifted:
         QUIET_HOURS_SHIFTS.labels(channel).inc()
+
+
+def request_rate_limited(kind: str, budget: str) -> None:
+    RATE_LIMITED.labels(kind, budget).inc()
 
 
 def delivery_recorded(channel: str, outcome: str, reason: str | None = None) -> None:

@@ -53,6 +53,9 @@ class ApiKey(db.Model):
     kind: Mapped[str] = mapped_column(String(8), default="live")  # live | test
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # This key's own request budgets ("100/second;3000/minute"); None: the settings' default.
+    write_rate_limit: Mapped[str | None] = mapped_column(String(100))
+    read_rate_limit: Mapped[str | None] = mapped_column(String(100))
 
 
 class Notification(db.Model):

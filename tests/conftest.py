@@ -1,10 +1,10 @@
-"""Test setup: a private PostgreSQL database, RabbitMQ vhost and var/ directory per run.
+"""Test setup: a private PostgreSQL database, RabbitMQ vhost, Redis key prefix and var/ per run.
 
 Herald reads its settings once from the environment, so this module points
 the environment at the private resources before anything imports `common`.
-Tests that need PostgreSQL or RabbitMQ ask for the `database` or `broker`
-fixture: without the service they are skipped, except under CI=true, where a
-missing service is a failure.
+Tests that need PostgreSQL, RabbitMQ or Redis ask for the `database`,
+`broker` or `redis` fixture: without the service they are skipped, except
+under CI=true, where a missing service is a failure.
 
 At the end of the run every log the run wrote (the processes' files, and the
 in-process API's and workers' records in VAR_DIR/logs/pytest.log) is searched
@@ -34,6 +34,11 @@ os.environ.update(
     DATABASE_URL=services.database_url(DATABASE_NAME),
     BROKER_URL=services.broker_url(VHOST),
     PUBLISH_TIMEOUT_SECONDS="2",
+    # The suite's own traffic is not a caller's: budgets it never meets, in
+    # memory. tests/api/test_rate_limits.py sets its own, in Redis.
+    RATE_LIMIT_WRITES="100000/second",
+    RATE_LIMIT_READS="100000/second",
+    RATE_LIMIT_KEY_PREFIX=f"herald-test-{RUN_ID}",
 )
 
 from common.config import settings  # noqa: E402  (after the environment is set)
@@ -83,6 +88,14 @@ def broker():
     services.create_vhost(VHOST)
     yield os.environ["BROKER_URL"]
     services.delete_vhost(VHOST)
+
+
+@pytest.fixture(scope="session")
+def redis():
+    """The shared Redis's URL; this run's keys (they hold RATE_LIMIT_KEY_PREFIX) go at the end."""
+    _require("Redis", services.redis_problem())
+    yield services.redis_url()
+    services.delete_redis_keys(os.environ["RATE_LIMIT_KEY_PREFIX"])
 
 
 @pytest.fixture(scope="session")

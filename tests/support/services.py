@@ -1,4 +1,4 @@
-"""The shared PostgreSQL and RabbitMQ servers: reachability and private namespaces."""
+"""The shared PostgreSQL, RabbitMQ and Redis servers: reachability and private namespaces."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ PG_PORT = int(os.environ.get("TEST_POSTGRES_PORT", "5432"))
 PG_USER = os.environ.get("TEST_POSTGRES_USER", "postgres")
 RABBIT_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1")
 RABBIT_PORT = int(os.environ.get("TEST_RABBITMQ_PORT", "5672"))
+REDIS_HOST = os.environ.get("TEST_REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("TEST_REDIS_PORT", "6379"))
 
 
 def in_ci() -> bool:
@@ -99,3 +101,31 @@ def create_vhost(vhost: str) -> None:
 
 def delete_vhost(vhost: str) -> None:
     _rabbitmqctl("delete_vhost", vhost)
+
+
+def redis_url(host: str = REDIS_HOST, port: int = REDIS_PORT) -> str:
+    return f"redis://{host}:{port}/0"
+
+
+def redis_problem() -> str | None:
+    if problem := _port_problem(REDIS_HOST, REDIS_PORT):
+        return problem
+    import redis
+
+    try:
+        redis.Redis.from_url(redis_url(), socket_timeout=2).ping()
+    except redis.RedisError as error:
+        return f"Redis at {REDIS_HOST}:{REDIS_PORT} does not answer PING ({error})"
+    return None
+
+
+def delete_redis_keys(marker: str) -> int:
+    """Delete the keys whose name holds `marker` (a run's own prefix); never the others'."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url())
+    try:
+        names = list(client.scan_iter(match=f"*{marker}*", count=1000))
+        return client.delete(*names) if names else 0
+    finally:
+        client.close()
