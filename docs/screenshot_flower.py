@@ -1,6 +1,6 @@
 """Take docs/flower.png: Flower's workers dashboard with the push, email and sms pools.
 
-Only the README's picture needs this script; no test does. It needs Chromium,
+Only the picture in docs/monitoring.md needs this script; no test does. It needs Chromium,
 which on Debian is installed with
 
     apt-get update && apt-get install -y chromium
