@@ -47,12 +47,20 @@ def utc_z(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def next_date(month: int, day: int) -> date:
+    """The next `month`/`day` after today (a season's date, for a known UTC offset)."""
+    today = datetime.now(timezone.utc).date()
+    candidate = date(today.year, month, day)
+    return candidate if candidate > today else date(today.year + 1, month, day)
+
+
 def next_clock_change(zone: str, forward: bool) -> date:
-    """The local date of the next clock change in `zone` after today: spring forward or fall back."""
+    """The local date of the next clock change in `zone` after tomorrow: spring forward or fall back."""
     tz = pytz.timezone(zone)
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    # A day's margin, so every time on that local date is still ahead during the run.
+    soonest = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(days=1)
     for index, instant in enumerate(tz._utc_transition_times):
-        if instant <= now or index == 0:
+        if instant <= soonest or index == 0:
             continue
         before, after = tz._transition_info[index - 1][0], tz._transition_info[index][0]
         if (after > before) == forward:
