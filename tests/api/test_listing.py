@@ -12,9 +12,11 @@ from sqlalchemy import update
 
 from common.models import Notification
 from tests.api.helpers import assert_error
+from tests.support.clock import naive, utc_z
 from tests.support.factories import email_body, push_body, sms_body
 
-T0 = datetime(2030, 5, 1, 12, 0, tzinfo=timezone.utc)
+# Creation times the tests write: a whole hour a day before the run.
+T0 = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
 
 
 def create(client, auth, body, created_at=None) -> str:
@@ -130,8 +132,9 @@ def test_filter_by_creation_time_after_is_inclusive_before_is_exclusive(client, 
               "created_before": (T0 - timedelta(hours=1)).isoformat()}
 
     assert listed(client, auth, **window) == [made[2]]
-    assert listed(client, auth, created_after="2030-05-01T10:30:00Z") == [made[1]]
-    assert listed(client, auth, created_before="2030-05-01T10:30:00Z") == [made[2], made[3]]
+    half_past = utc_z(T0 - timedelta(hours=1, minutes=30))
+    assert listed(client, auth, created_after=half_past) == [made[1]]
+    assert listed(client, auth, created_before=half_past) == [made[2], made[3]]
 
 
 def test_only_the_callers_rows_are_listed(client, auth, other_auth):
@@ -160,12 +163,12 @@ BAD_QUERIES = [
     ("limit", "-1", "negative"), ("limit", "1.5", "fraction"), ("limit", "²", "superscript digit"),
     ("limit", "9" * 5_000, "more digits than int() reads"),
     ("cursor", "not-a-cursor", "not base64 JSON"),
-    ("cursor", _cursor(["2030-05-01T12:00:00+00:00", 5]), "id not a string"),
-    ("cursor", _cursor(["2030-05-01T12:00:00", str(uuid.uuid4())]), "naive time"),
+    ("cursor", _cursor([T0.isoformat(), 5]), "id not a string"),
+    ("cursor", _cursor([naive(T0), str(uuid.uuid4())]), "naive time"),
     ("cursor", _cursor({"a": 1}), "object"),
     ("cursor", base64.urlsafe_b64encode(b"[" * 3_000).decode(), "deeply nested"),
     ("status", "bogus", "unknown"), ("status", "", "empty"), ("channel", "pigeon", "unknown"),
-    ("created_after", "yesterday", "not ISO 8601"), ("created_after", "2030-05-01T12:00:00", "naive"),
+    ("created_after", "yesterday", "not ISO 8601"), ("created_after", naive(T0), "naive"),
     ("created_after", "0001-01-01T00:00:00+01:00", "before year 1 in UTC"),
     ("created_before", "9999-12-31T23:59:59-01:00", "after year 9999 in UTC"),
     ("recipient", "+4477\x00", "NUL"), ("reference", "ref\x00", "NUL"),

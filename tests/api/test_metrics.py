@@ -18,6 +18,7 @@ from common.models import ApiKey, Notification, NotificationEvent, utcnow
 from common.statuses import Status
 from tests.api.helpers import assert_error
 from tests.support.broker import purge
+from tests.support.clock import days_ahead, naive
 from tests.support.factories import email_body, push_body, sms_body
 
 STATUSES = [s.value for s in Status]
@@ -90,9 +91,10 @@ def test_a_quiet_hours_shift_is_counted_when_created(client, auth):
     key = ("herald_quiet_hours_shifts_total", (("channel", "push"),))
     before = scrape(client).get(key, 0)
 
-    # 23:00 in New York: inside the default 22:00-08:00, moved to the morning.
-    create(client, auth, push_body(send_at="2030-11-20T23:00:00", timezone="America/New_York"))
-    create(client, auth, push_body(send_at="2030-11-20T12:00:00", timezone="America/New_York"))
+    # 23:00 in New York: inside the default 22:00-08:00, moved to the morning; noon is not.
+    night, noon = (days_ahead(hour=hour, zone="America/New_York") for hour in (23, 12))
+    create(client, auth, push_body(send_at=naive(night), timezone="America/New_York"))
+    create(client, auth, push_body(send_at=naive(noon), timezone="America/New_York"))
 
     assert scrape(client)[key] - before == 1
 

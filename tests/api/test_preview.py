@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests.api.helpers import NOTHING_STORED, assert_error, stored_counts
+from tests.support.clock import days_ahead, naive, utc_z, wall_clock
 from tests.support.factories import push_body
 
 NEW_YORK = "America/New_York"
+# 23:00 in New York, inside the default 22:00-08:00, and the next morning's 08:00.
+NIGHT = days_ahead(hour=23, zone=NEW_YORK)
+MORNING = wall_clock(NEW_YORK, NIGHT.date() + timedelta(days=1), 8)
 
 
 def test_a_night_time_send_is_shown_moved_to_the_end_of_quiet_hours(client, auth):
-    # 23:00 in New York (UTC-5 in November): inside the default 22:00-08:00.
-    body = push_body(send_at="2030-11-20T23:00:00", timezone=NEW_YORK)
+    body = push_body(send_at=naive(NIGHT), timezone=NEW_YORK)
 
     response = client.post("/v1/notifications/preview", json=body, headers=auth)
 
@@ -19,26 +24,26 @@ def test_a_night_time_send_is_shown_moved_to_the_end_of_quiet_hours(client, auth
     assert planned["quiet_hours_shifted"] is True
     assert planned["schedule_reason"] == "quiet_hours"
     schedule = planned["schedule"]
-    assert schedule["local_due_at"] == "2030-11-20T23:00:00-05:00"
-    assert schedule["local_window_end_at"] == "2030-11-21T08:00:00-05:00"
+    assert schedule["local_due_at"] == NIGHT.isoformat()
+    assert schedule["local_window_end_at"] == MORNING.isoformat()
     assert schedule["quiet_hours"] == {"start": "22:00", "end": "08:00", "source": "service",
                                        "timezone": NEW_YORK}
     assert schedule["reasons"] == ["send_at", "quiet_hours", "spread"]
-    assert "2030-11-21T13:00:00Z" <= planned["deliver_at"] < "2030-11-21T13:10:00Z"
+    assert utc_z(MORNING) <= planned["deliver_at"] < utc_z(MORNING + timedelta(minutes=10))
 
 
 def test_critical_bypasses_quiet_hours_and_says_so(client, auth):
-    body = push_body(send_at="2030-11-20T23:00:00", timezone=NEW_YORK, priority="critical")
+    body = push_body(send_at=naive(NIGHT), timezone=NEW_YORK, priority="critical")
 
     [planned] = client.post("/v1/notifications/preview", json=body, headers=auth).get_json()[
         "notifications"]
 
-    assert planned["deliver_at"] == "2030-11-21T04:00:00Z"
+    assert planned["deliver_at"] == utc_z(NIGHT)
     assert planned["schedule"]["reasons"] == ["send_at", "critical: quiet hours bypassed"]
 
 
 def test_a_request_window_beats_the_service_default(client, auth):
-    body = push_body(send_at="2030-11-20T23:00:00", timezone=NEW_YORK,
+    body = push_body(send_at=naive(NIGHT), timezone=NEW_YORK,
                      quiet_hours={"start": "23:30", "end": "06:00"})
 
     [planned] = client.post("/v1/notifications/preview", json=body, headers=auth).get_json()[

@@ -12,14 +12,22 @@ from common.models import Notification, NotificationGroup
 from common.quiet_hours import QuietHours
 from tests.api.helpers import NOTHING_STORED, assert_error, stored_counts
 from tests.support.broker import purge, take_published
+from tests.support.clock import days_ahead, naive, utc_z, wall_clock
 from tests.support.factories import fetch
 
 NEW_YORK = "America/New_York"
 CONTENT = {"push": {"title": "Hi", "body": "Hello"},
            "email": {"subject": "Hello", "body": "Hi Ada"},
            "sms": {"body": "Your code is 1234"}}
-# A winter night in New York (UTC-5) and the next morning, far enough ahead to stay in the database.
-LATE_EVENING = "2030-01-15T23:30:00-05:00"
+# A night in New York and the next morning, far enough ahead to stay in the database.
+EVENING = days_ahead(hour=23, minute=30, zone=NEW_YORK)
+LATE_EVENING = EVENING.isoformat()
+NEXT_DAY = EVENING.date() + timedelta(days=1)
+
+
+def new_york(hour: int, minute: int = 0, day=NEXT_DAY) -> str:
+    """A local time in New York, with its offset, on the morning after EVENING unless told."""
+    return wall_clock(NEW_YORK, day, hour, minute).isoformat()
 
 
 def put_recipient(client, auth, external_id: str = "user-1", **fields) -> dict:
@@ -226,13 +234,13 @@ def test_the_recipients_timezone_and_quiet_hours_move_a_late_send(client, auth, 
 
     window = {"start": "21:00", "end": "07:00", "source": "recipient", "timezone": NEW_YORK}
     for notification in body["notifications"]:
-        assert_released_after(notification, "2030-01-16T07:00:00-05:00", config)
+        assert_released_after(notification, new_york(7), config)
         schedule = notification["schedule"]
         assert schedule["quiet_hours"] == window
-        assert schedule["local_due_at"] == "2030-01-15T23:30:00-05:00"
-        assert schedule["local_window_end_at"] == "2030-01-16T07:00:00-05:00"
-        assert schedule["local_deliver_at"].startswith("2030-01-16T07:0")
-        assert schedule["local_deliver_at"].endswith("-05:00")
+        assert schedule["local_due_at"] == LATE_EVENING
+        assert schedule["local_window_end_at"] == new_york(7)
+        assert schedule["local_deliver_at"].startswith(f"{NEXT_DAY}T07:0")
+        assert schedule["local_deliver_at"].endswith(new_york(7)[-6:])  # New York's offset
         row = fetch(notification["id"])
         assert (row.timezone, row.quiet_hours, row.enqueued_at) == (NEW_YORK, window, None)
         shown = client.get(f"/v1/notifications/{row.id}", headers=auth).get_json()
@@ -247,9 +255,9 @@ def test_the_recipients_window_beats_the_service_default(client, auth, config):
                   quiet_hours={"start": "21:00", "end": "07:00"})
 
     # 21:30 is outside the service's 22:00-08:00 but inside the recipient's 21:00-07:00.
-    notification = only(sent(client, auth, "email", send_at="2030-01-15T21:30:00-05:00"))
+    notification = only(sent(client, auth, "email", send_at=new_york(21, 30, EVENING.date())))
 
-    assert_released_after(notification, "2030-01-16T07:00:00-05:00", config)
+    assert_released_after(notification, new_york(7), config)
     assert notification["schedule"]["quiet_hours"]["source"] == "recipient"
 
 
@@ -259,7 +267,7 @@ def test_without_a_window_of_their_own_the_service_default_applies(client, auth,
 
     notification = only(sent(client, auth, "email", send_at=LATE_EVENING))
 
-    assert_released_after(notification, "2030-01-16T08:00:00-05:00", config)
+    assert_released_after(notification, new_york(8), config)
     assert notification["schedule"]["quiet_hours"] == {"start": "22:00", "end": "08:00",
                                                        "source": "service", "timezone": NEW_YORK}
 
@@ -282,13 +290,13 @@ def test_a_request_window_beats_the_recipients(client, auth, config):
     # Inside the recipient's window, outside the request's: the request's rules.
     kept = only(sent(client, auth, "email", send_at=LATE_EVENING,
                      quiet_hours={"start": "23:45", "end": "06:00"}))
-    moved = only(sent(client, auth, "email", send_at="2030-01-15T23:50:00-05:00",
+    moved = only(sent(client, auth, "email", send_at=new_york(23, 50, EVENING.date()),
                       quiet_hours={"start": "23:45", "end": "06:00"}))
 
     request_window = {"start": "23:45", "end": "06:00", "source": "request", "timezone": NEW_YORK}
     assert kept["schedule_reason"] == "send_at" and at(kept["deliver_at"]) == at(LATE_EVENING)
     assert kept["schedule"]["quiet_hours"] == request_window
-    assert_released_after(moved, "2030-01-16T06:00:00-05:00", config)
+    assert_released_after(moved, new_york(6), config)
     assert moved["schedule"]["quiet_hours"] == request_window
 
 
@@ -307,17 +315,19 @@ def test_a_request_timezone_beats_the_recipients(client, auth, config):
     put_recipient(client, auth, timezone=NEW_YORK, email="ada@example.com",
                   quiet_hours={"start": "21:00", "end": "07:00"})
 
-    # 23:30 in London (UTC+0 in January) is 18:30 in New York: quiet only by London's clock.
+    # 23:30 in London is 18:30 or 19:30 in New York: quiet only by London's clock.
+    london_evening = days_ahead(hour=23, minute=30, zone="Europe/London")
     notification = only(sent(client, auth, "email", timezone="Europe/London",
-                             send_at="2030-01-15T23:30:00"))
+                             send_at=naive(london_evening)))
 
-    assert_released_after(notification, "2030-01-16T07:00:00+00:00", config)
+    london_morning = wall_clock("Europe/London", london_evening.date() + timedelta(days=1), 7)
+    assert_released_after(notification, london_morning.isoformat(), config)
     assert notification["schedule"]["quiet_hours"] == {
         "start": "21:00", "end": "07:00", "source": "recipient", "timezone": "Europe/London"}
-    assert notification["schedule"]["local_due_at"] == "2030-01-15T23:30:00+00:00"
+    assert notification["schedule"]["local_due_at"] == london_evening.isoformat()
     row = fetch(notification["id"])
     assert row.timezone == "Europe/London"
-    assert row.send_at == at("2030-01-15T23:30:00+00:00")
+    assert row.send_at == london_evening
 
 
 def test_critical_priority_bypasses_the_recipients_quiet_hours(client, auth):
@@ -337,18 +347,18 @@ def test_a_naive_send_at_is_read_in_the_recipients_timezone(client, auth, config
     put_recipient(client, auth, timezone=NEW_YORK, email="ada@example.com",
                   quiet_hours={"start": "21:00", "end": "07:00"})
 
-    notification = only(sent(client, auth, "email", send_at="2030-01-15T23:30:00"))
+    notification = only(sent(client, auth, "email", send_at=naive(EVENING)))
 
     row = fetch(notification["id"])
-    assert row.send_at == at("2030-01-16T04:30:00+00:00")  # 23:30 at UTC-5
-    assert notification["schedule"]["local_due_at"] == "2030-01-15T23:30:00-05:00"
-    assert_released_after(notification, "2030-01-16T07:00:00-05:00", config)
+    assert row.send_at == EVENING  # 23:30 by New York's clock
+    assert notification["schedule"]["local_due_at"] == LATE_EVENING
+    assert_released_after(notification, new_york(7), config)
 
 
 def test_a_naive_send_at_with_no_timezone_anywhere_is_refused(client, auth, db):
     put_recipient(client, auth, email="ada@example.com")
 
-    response = send(client, auth, "email", send_at="2030-01-15T23:30:00")
+    response = send(client, auth, "email", send_at=naive(EVENING))
 
     assert_error(response, 422, "send_at")
     assert stored_counts() == NOTHING_STORED
@@ -357,10 +367,10 @@ def test_a_naive_send_at_with_no_timezone_anywhere_is_refused(client, auth, db):
 def test_with_no_timezone_anywhere_the_schedule_says_quiet_hours_were_not_applied(client, auth):
     put_recipient(client, auth, email="ada@example.com", quiet_hours={"start": "21:00", "end": "07:00"})
 
-    notification = only(sent(client, auth, "email", send_at="2030-01-16T04:30:00Z"))
+    notification = only(sent(client, auth, "email", send_at=utc_z(EVENING)))
 
     assert notification["schedule_reason"] == "send_at"
-    assert at(notification["deliver_at"]) == at("2030-01-16T04:30:00Z")
+    assert at(notification["deliver_at"]) == EVENING
     assert notification["schedule"]["quiet_hours"] == "not applied: no timezone"
     assert notification["schedule"]["local_due_at"] is None
     row = fetch(notification["id"])

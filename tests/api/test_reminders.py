@@ -13,6 +13,7 @@ from common.db import db
 from common.models import Notification, NotificationGroup, Recipient, utcnow
 from tests.api.helpers import NOTHING_STORED, assert_error, stored_counts
 from tests.support.broker import purge, take_published
+from tests.support.clock import days_ahead, naive, utc_z
 from tests.support.factories import events_of, fetch, push_body
 
 UTC = timezone.utc
@@ -245,12 +246,13 @@ def _notification_with(**changes) -> dict:
                  id="eleven reminders"),
     pytest.param(_with(remind_before="2h"), "remind_before", id="not a list"),
     pytest.param(_with(event_at="next tuesday"), "event_at", id="event_at not ISO 8601"),
-    pytest.param(_with(event_at="2030-01-01T10:00:00"), "event_at", id="naive event_at, no timezone"),
+    pytest.param(_with(event_at=naive(days_ahead(hour=10))), "event_at",
+                 id="naive event_at, no timezone"),
     pytest.param(_with(event_at=(utcnow() - timedelta(minutes=1)).isoformat()), "event_at",
                  id="event in the past"),
     pytest.param(_notification_with(to="not a token"), "notification.to", id="bad address"),
     pytest.param(_notification_with(channel="fax"), "notification.channel", id="bad channel"),
-    pytest.param(_notification_with(send_at="2030-01-01T10:00:00Z"), "notification.send_at",
+    pytest.param(_notification_with(send_at=utc_z(days_ahead(hour=10))), "notification.send_at",
                  id="send_at in the notification"),
     pytest.param(_notification_with(content={"title": "Hi"}), "notification.content.body",
                  id="content without body"),

@@ -8,6 +8,7 @@ import pytest
 
 from common.config import settings
 from tests.api.helpers import NOTHING_STORED, assert_error, stored_counts
+from tests.support.clock import days_ahead, naive
 from tests.support.factories import email_body, push_body, sms_body
 
 
@@ -66,7 +67,8 @@ MALFORMED = [
          content_type="application/json"),
     case("unknown timezone name", 422, "timezone", json=push_body(timezone="Mars/Olympus_Mons")),
     case("send_at not ISO 8601", 422, "send_at", json=push_body(send_at="next tuesday")),
-    case("naive send_at without timezone", 422, "send_at", json=push_body(send_at="2030-01-01T09:00:00")),
+    case("naive send_at without timezone", 422, "send_at",
+         json=push_body(send_at=naive(days_ahead(hour=9)))),
     case("send_at out of range in UTC", 422, "send_at", json=push_body(send_at="0001-01-01T00:00:00+01:00")),
     case("empty reference", 422, "reference", json=push_body(reference="")),
     case("oversized sms body", 413, "content.body", json=sms_body(content={"body": "x" * 1_601})),
@@ -121,51 +123,82 @@ def test_every_problem_in_a_request_is_named(client, auth):
     assert set(error["fields"]) == {"to", "content.body", "timezone"}
 
 
-def odd(name, raw):
-    return pytest.param(raw if isinstance(raw, str) else json.dumps(raw), id=name)
+def odd(name, raw, status, code=None, fields=()):
+    """An odd body and its own answer: the status, the error code and exactly the fields named."""
+    return pytest.param(raw if isinstance(raw, str) else json.dumps(raw), status, code, set(fields),
+                        id=name)
 
+
+NOT_AN_OBJECT = (400, "bad_request", ["body"])
+NOT_JSON = (400, "invalid_json", ["body"])
+INVALID = (422, "invalid_request")
 
 ODD_BODIES = [
-    odd("null", "null"), odd("string", '"string"'), odd("number", "42"), odd("float", "3.5"),
-    odd("true", "true"), odd("empty array", "[]"), odd("empty object", "{}"), odd("empty key", '{"": ""}'),
-    odd("nested garbage", {"channel": {"nested": [1, {"deeper": None}]}}),
-    odd("wrong containers", {"channel": "push", "to": ["t"], "content": "x"}),
-    odd("object as body", {"channel": "push", "to": "t", "content": {"body": {"a": [1, [2]]}}}),
-    odd("huge numbers", {"channel": 10**30, "to": -(10**30), "content": {"body": 1.5e300}}),
+    odd("null", "null", *NOT_AN_OBJECT), odd("string", '"string"', *NOT_AN_OBJECT),
+    odd("number", "42", *NOT_AN_OBJECT), odd("float", "3.5", *NOT_AN_OBJECT),
+    odd("true", "true", *NOT_AN_OBJECT), odd("empty array", "[]", *NOT_AN_OBJECT),
+    odd("empty object", "{}", *INVALID, ["channel", "content"]),
+    odd("empty key", '{"": ""}', *INVALID, ["channel", "content", "body"]),
+    odd("nested garbage", {"channel": {"nested": [1, {"deeper": None}]}}, *INVALID,
+        ["channel", "content"]),
+    odd("wrong containers", {"channel": "push", "to": ["t"], "content": "x"}, *INVALID,
+        ["to", "content"]),
+    odd("object as body", {"channel": "push", "to": "t", "content": {"body": {"a": [1, [2]]}}},
+        *INVALID, ["content.body"]),
+    odd("huge numbers", {"channel": 10**30, "to": -(10**30), "content": {"body": 1.5e300}},
+        *INVALID, ["channel", "to", "content.body"]),
+    # Python refuses to parse an integer this long, so the body is not JSON to Herald.
     odd("5,000-digit int", '{"channel": "push", "to": "t", "content": {"body": "b"}, "priority": 1'
-        + "0" * 5_000 + "}"),
-    odd("float overflow", '{"channel": 1e400}'),
-    odd("NaN", '{"channel": "push", "to": "t", "content": {"body": "b"}, "priority": NaN}'),
+        + "0" * 5_000 + "}", *NOT_JSON),
+    odd("float overflow", '{"channel": 1e400}', *INVALID, ["channel", "content"]),
+    odd("NaN", '{"channel": "push", "to": "t", "content": {"body": "b"}, "priority": NaN}',
+        *INVALID, ["priority"]),
+    # A repeated key is not an error: the last one wins, as in Python's JSON parser.
     odd("duplicate keys",
-        '{"channel": "push", "channel": "sms", "to": "+447700900123", "content": {"body": "b"}}'),
-    odd("unicode token", push_body("☃", content={"body": "☃ 🎉 \u202e"})),
-    odd("astral characters at the limits", push_body(content={"body": "🎉" * 2_000}, reference="🎉" * 255)),
-    odd("unicode email local part", email_body("ünïcödé@example.com")),
-    odd("unicode email domain", email_body("ada@例え.jp")),
-    odd("NUL in a data key", push_body(content={"body": "b", "data": {"k\x00": "v"}})),
-    odd("NUL in the token", push_body("tok\x00en")),
-    odd("NUL in the timezone", push_body(timezone="Europe/London\x00")),
-    odd("NUL in send_at", push_body(send_at="2030-01-01T00:00:00\x00")),
-    odd("local year 1 before UTC year 1", push_body(send_at="0001-01-01T00:00:00", timezone="Asia/Tokyo")),
+        '{"channel": "push", "channel": "sms", "to": "+447700900123", "content": {"body": "b"}}',
+        202),
+    odd("unicode token", push_body("☃", content={"body": "☃ 🎉 \u202e"}), *INVALID, ["to"]),
+    odd("astral characters at the limits",
+        push_body(content={"body": "🎉" * 2_000}, reference="🎉" * 255),
+        413, "content_too_large", ["content"]),
+    odd("unicode email local part", email_body("ünïcödé@example.com"), *INVALID, ["to"]),
+    odd("unicode email domain", email_body("ada@例え.jp"), *INVALID, ["to"]),
+    odd("NUL in a data key", push_body(content={"body": "b", "data": {"k\x00": "v"}}), *INVALID,
+        ["content.data.k\x00.[key]"]),
+    odd("NUL in the token", push_body("tok\x00en"), *INVALID, ["to"]),
+    odd("NUL in the timezone", push_body(timezone="Europe/London\x00"), *INVALID, ["timezone"]),
+    odd("NUL in send_at", push_body(send_at=naive(days_ahead(hour=9)) + "\x00"), *INVALID,
+        ["send_at"]),
+    odd("local year 1 before UTC year 1",
+        push_body(send_at="0001-01-01T00:00:00", timezone="Asia/Tokyo"), *INVALID, ["send_at"]),
     odd("local 9999 after UTC 9999",
-        push_body(send_at="9999-12-31T23:59:59", timezone="America/Los_Angeles")),
-    odd("last representable send_at", push_body(send_at="9999-12-31T23:59:59+00:00")),
-    odd("February 30th", push_body(send_at="2030-02-30T00:00:00Z")),
-    odd("empty timezone", push_body(timezone="")),
-    odd("long reference", push_body(reference="r" * 10_000)),
-    odd("unpaired surrogate token", '{"channel": "push", "to": "\\udfff", "content": {"body": "b"}}'),
-    odd("byte order mark", "\ufeff" + json.dumps(push_body())),
-    odd("unclosed braces", "{" * 50_000),
+        push_body(send_at="9999-12-31T23:59:59", timezone="America/Los_Angeles"), *INVALID,
+        ["send_at"]),
+    odd("last representable send_at", push_body(send_at="9999-12-31T23:59:59+00:00"), *INVALID,
+        ["send_at"]),
+    odd("February 30th", push_body(send_at=f"{days_ahead(365).year}-02-30T00:00:00Z"), *INVALID,
+        ["send_at"]),
+    odd("empty timezone", push_body(timezone=""), *INVALID, ["timezone"]),
+    odd("long reference", push_body(reference="r" * 10_000), *INVALID, ["reference"]),
+    odd("unpaired surrogate token", '{"channel": "push", "to": "\\udfff", "content": {"body": "b"}}',
+        *INVALID, ["to"]),
+    odd("byte order mark", "\ufeff" + json.dumps(push_body()), 202),
+    odd("unclosed braces", "{" * 50_000, *NOT_JSON),
 ]
 
 
-@pytest.mark.parametrize("raw", ODD_BODIES)
-def test_odd_bodies_are_answered_with_202_or_a_4xx_never_a_500(client, auth, raw):
-    response = client.post("/v1/notifications", data=raw, content_type="application/json", headers=auth)
+@pytest.mark.parametrize("raw, status, code, fields", ODD_BODIES)
+def test_each_odd_body_gets_its_own_answer(client, auth, raw, status, code, fields):
+    response = client.post("/v1/notifications", data=raw, content_type="application/json",
+                           headers=auth)
 
-    assert response.status_code in {202, 400, 413, 422}, response.get_data(as_text=True)
-    if response.status_code != 202:
-        assert_error(response, response.status_code)
+    if status == 202:
+        assert response.status_code == 202, response.get_data(as_text=True)
+        assert stored_counts()["notifications"] == 1
+        return
+    error = assert_error(response, status)
+    assert (error["code"], set(error["fields"])) == (code, fields)
+    assert stored_counts() == NOTHING_STORED
 
 
 @pytest.mark.parametrize("text", ["\u200bHi\u200b", "\u2800.", "e\u0301", "🎉", "\u3000字"])

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 
 from common import metrics
 
-T0 = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime.now(timezone.utc)
 
 
 def value(name: str, **labels) -> float:

@@ -5,8 +5,9 @@ import pytest
 from common.quiet_hours import QuietHours
 from common.scheduling import (QuietRule, initial_deliver_at, quiet_rule, retry_delay,
                                schedule_delivery, within_horizon)
+from tests.support.clock import days_ahead, wall_clock
 
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+NOW = datetime.now(timezone.utc)
 
 
 def test_no_send_at_delivers_now():
@@ -75,22 +76,22 @@ def test_a_rule_survives_the_round_trip_through_the_row():
 
 
 def test_a_due_time_inside_the_window_moves_to_its_end_and_says_why():
-    due = datetime(2030, 11, 21, 4, 0, tzinfo=timezone.utc)  # 23:00 in New York
+    due = days_ahead(hour=23, zone=NEW_YORK)
     rule = QuietRule(NEW_YORK, NIGHT, "service")
 
     schedule = schedule_delivery(due, reason="immediate", rule=rule, critical=False, key="n-1",
                                  spread_interval=timedelta(minutes=10))
 
-    window_end = datetime(2030, 11, 21, 13, 0, tzinfo=timezone.utc)  # 08:00 in New York
+    window_end = wall_clock(NEW_YORK, due.date() + timedelta(days=1), 8)
     assert window_end <= schedule.deliver_at < window_end + timedelta(minutes=10)
     assert schedule.reason == "quiet_hours"
-    assert schedule.detail["local_window_end_at"] == "2030-11-21T08:00:00-05:00"
+    assert schedule.detail["local_window_end_at"] == window_end.isoformat()
     assert schedule.detail["spread_seconds"] == round(
         (schedule.deliver_at - window_end).total_seconds(), 3)
 
 
 def test_critical_keeps_its_time():
-    due = datetime(2030, 11, 21, 4, 0, tzinfo=timezone.utc)
+    due = days_ahead(hour=23, zone=NEW_YORK).astimezone(timezone.utc)
     schedule = schedule_delivery(due, reason="send_at", rule=QuietRule(NEW_YORK, NIGHT, "service"),
                                  critical=True, key="n-1", spread_interval=timedelta(minutes=10))
     assert (schedule.deliver_at, schedule.reason) == (due, "send_at")

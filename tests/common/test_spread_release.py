@@ -5,23 +5,24 @@ from __future__ import annotations
 import statistics
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from common.quiet_hours import DEFAULT_QUIET_HOURS
 from common.scheduling import QuietRule, schedule_delivery
+from tests.support.clock import days_ahead, wall_clock
 
 COUNT = 10_000
 SPREAD = timedelta(minutes=10)
 RULE = QuietRule("America/New_York", DEFAULT_QUIET_HOURS, "service")
-WINDOW_END = datetime(2030, 11, 21, 13, 0, tzinfo=timezone.utc)  # 08:00 in New York
+FIRST_DUE = days_ahead(hour=22, zone="America/New_York")  # the window's start
+WINDOW_END = wall_clock("America/New_York", FIRST_DUE.date() + timedelta(days=1), 8)
 
 
 def release_times() -> list[datetime]:
     # Due across the night, 22:00-07:59 local; each keyed by its own notification id, as in the
     # API (fixed ids here, so the histogram is the same on every run).
-    first_due = datetime(2030, 11, 21, 3, 0, tzinfo=timezone.utc)
     return [
-        schedule_delivery(first_due + timedelta(seconds=i * 3.5), reason="immediate", rule=RULE,
+        schedule_delivery(FIRST_DUE + timedelta(seconds=i * 3.5), reason="immediate", rule=RULE,
                           critical=False, key=uuid.UUID(int=i), spread_interval=SPREAD).deliver_at
         for i in range(COUNT)
     ]

@@ -21,11 +21,13 @@ from sqlalchemy import func, select
 from common.db import db
 from common.models import Notification, NotificationEvent
 from tests.support.broker import purge
+from tests.support.clock import days_ahead, naive
 from tests.support.factories import BODIES, status_counts
 from tests.support.processes import HeraldProcess, start_worker, stop_all
 from tests.support.waiting import wait_until
 
 CHANNELS = ("push", "email", "sms")
+NEW_YORK = "America/New_York"
 OUTCOMES = ("sent", "retrying", "failed", "deferred")
 JSON_LOGS = {"LOG_FORMAT": "json"}
 
@@ -101,24 +103,42 @@ def _answers(url: str) -> bool:
         return False
 
 
-def requests_to_send() -> list[dict]:
-    """60 notifications, 20 per channel: 2 fail for good, 3 fail once then go, 1 waits out quiet hours."""
-    bodies = []
+# What each kind of request ends as, in the sandbox: (final status, failed attempts before it).
+FATE = {"fails for good": ("failed", 0), "fails once": ("sent", 1), "goes": ("sent", 0),
+        "waits out quiet hours": ("scheduled", 0)}
+
+
+def requests_to_send() -> list[tuple[str, dict]]:
+    """60 notifications, 20 per channel, each with its kind: 2 fail for good, 3 fail once then go,
+    the rest go, but one waits out quiet hours."""
+    requests = []
     for i in range(20):
         tag = uuid.uuid4().hex[:8]
         if i < 2:
-            push, email, sms = (f"herald-fail-permanent-{tag}", f"herald-fail-permanent-{tag}@example.com",
-                                "+15005550001")
+            kind, (push, email, sms) = "fails for good", (
+                f"herald-fail-permanent-{tag}", f"herald-fail-permanent-{tag}@example.com",
+                "+15005550001")
         elif i < 5:
-            push, email, sms = (f"herald-fail-transient-1-{tag}",
-                                f"herald-fail-transient-1-{tag}@example.com", "+15005550101")
+            kind, (push, email, sms) = "fails once", (
+                f"herald-fail-transient-1-{tag}", f"herald-fail-transient-1-{tag}@example.com",
+                "+15005550101")
         else:
-            push, email, sms = f"tok-{tag}", f"user-{tag}@example.com", f"+4477009{i:05d}"
-        bodies += [BODIES["push"](push), BODIES["email"](email), BODIES["sms"](sms)]
-    # 23:00 in New York in 2030: moved to the morning, so it stays scheduled.
-    bodies[-3] = BODIES["push"](f"tok-night-{uuid.uuid4().hex[:6]}", send_at="2030-11-20T23:00:00",
-                                timezone="America/New_York")
-    return bodies
+            kind, (push, email, sms) = "goes", (f"tok-{tag}", f"user-{tag}@example.com",
+                                                f"+4477009{i:05d}")
+        requests += [(kind, BODIES["push"](push)), (kind, BODIES["email"](email)),
+                     (kind, BODIES["sms"](sms))]
+    # 23:00 in New York, a month ahead: moved to the morning, so it stays scheduled.
+    requests[-3] = ("waits out quiet hours", BODIES["push"](
+        f"tok-night-{uuid.uuid4().hex[:6]}", send_at=naive(days_ahead(hour=23, zone=NEW_YORK)),
+        timezone=NEW_YORK))
+    return requests
+
+
+def expected_outcomes(kinds: list[str]) -> dict[str, int]:
+    """The final statuses and retries that requests of these kinds must end with."""
+    finals = Counter(FATE[kind][0] for kind in kinds)
+    return {"sent": finals["sent"], "failed": finals["failed"],
+            "retrying": sum(FATE[kind][1] for kind in kinds), "scheduled": finals["scheduled"]}
 
 
 def database_counts() -> dict[str, int]:
@@ -148,10 +168,11 @@ def database_counts() -> dict[str, int]:
 def test_prometheus_v1_metrics_and_the_database_agree_exactly(
         metered_pools, gunicorn_api, auth, capsys):
     base, _api = gunicorn_api
-    bodies = requests_to_send()
+    kinds, bodies = zip(*requests_to_send())
+    expected = expected_outcomes(kinds)
     for body in bodies:
         post_json(f"{base}/v1/notifications", body, auth)
-    due = len(bodies) - 1  # all but the one moved out of quiet hours
+    due = expected["sent"] + expected["failed"]  # all but those moved out of quiet hours
     wait_until(lambda: sum(status_counts().get(s, 0) for s in ("sent", "failed")) == due,
                timeout=60, message=f"not all finished: {status_counts()}")
 
@@ -201,7 +222,11 @@ def test_prometheus_v1_metrics_and_the_database_agree_exactly(
             print(f"{row:>20} {prometheus[row]:>11.0f} {from_v1.get(row, '-'):>12} "
                   f"{database[row]:>9}")
     assert database["accepted"] == len(bodies)
-    assert (database["sent"], database["failed"], database["retrying"]) == (53, 6, 9)
+    assert {outcome: database[outcome] for outcome in ("sent", "failed", "retrying")} == {
+        outcome: expected[outcome] for outcome in ("sent", "failed", "retrying")}
+    assert database["quiet_hours_shifts"] == expected["scheduled"]
+    # Every attempt ends sent, retrying or failed: none is deferred here.
+    assert database["attempts"] == expected["sent"] + expected["retrying"] + expected["failed"]
     for row in rows:
         assert prometheus[row] == database[row], row
         if row in from_v1:

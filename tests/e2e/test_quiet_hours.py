@@ -12,6 +12,7 @@ import pytz
 from api import create_app
 from common.config import settings
 from common.models import Recipient, utcnow
+from tests.support.clock import days_ahead, naive
 from tests.support.factories import events_of, fetch, push_body
 from tests.support.waiting import wait_until
 
@@ -35,9 +36,10 @@ def add_recipient(db, api_key_service: str, **fields) -> str:
 
 def test_a_notification_due_at_23_00_in_new_york_is_released_at_08_00_and_says_why(api, auth, db):
     guest = add_recipient(db, "test-service")
+    due = days_ahead(hour=23, zone=NEW_YORK)
 
     created = api.post("/v1/notifications", headers=auth, json={
-        **push_body(), "to": None, "recipient_id": guest, "send_at": "2030-11-20T23:00:00"})
+        **push_body(), "to": None, "recipient_id": guest, "send_at": naive(due)})
 
     assert created.status_code == 202, created.get_json()
     [accepted] = created.get_json()["notifications"]
@@ -45,12 +47,12 @@ def test_a_notification_due_at_23_00_in_new_york_is_released_at_08_00_and_says_w
     local_release = datetime.fromisoformat(shown["schedule"]["local_deliver_at"])
     assert (local_release.hour, local_release.minute) == (8, 0) and local_release.second < 3
     assert shown["schedule_reason"] == "quiet_hours" and accepted["quiet_hours_shifted"]
-    assert shown["schedule"]["local_due_at"] == "2030-11-20T23:00:00-05:00"
+    assert shown["schedule"]["local_due_at"] == due.isoformat()
     assert shown["schedule"]["quiet_hours"] == {"start": "22:00", "end": "08:00",
                                                 "source": "service", "timezone": NEW_YORK}
     [scheduled] = shown["events"]
     assert scheduled["detail"].startswith("scheduled: quiet hours 22:00-08:00 (service, America/New_York)")
-    print(f"\n[b] due 2030-11-20 23:00 New York -> deliver_at {shown['deliver_at']} "
+    print(f"\n[b] due {naive(due)} New York -> deliver_at {shown['deliver_at']} "
           f"({shown['schedule']['local_deliver_at']} local, spread {shown['schedule']['spread_seconds']} s)")
 
 

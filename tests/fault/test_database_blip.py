@@ -71,5 +71,10 @@ def test_a_database_blip_under_the_workers_loses_nothing(client, auth, outbox, d
     # an outcome (a write retry); which one depends on where its processes were.
     assert task_retries + outcome_waits > 0, "the blip missed the pool: nothing was tested"
     assert failed_tasks == 0, "a task met the outage and was failed (and acked)"
+    assert at_blip.get("sent", 0) < TOTAL, "the blip came after the run, not mid-run"
     # Only a claim whose commit was cut in flight can reach the sweeper (and repeat).
     assert len(duplicated) <= 2, f"too many duplicates: {duplicated}"
+    # The outage itself is never recorded as a delivery error: no retry, no failure. The
+    # sweeper's lease recovery is the one code allowed, for those cut claims alone.
+    codes = error_codes_seen()
+    assert set(codes) <= {"lease_expired"} and sum(codes.values()) <= 2, codes

@@ -78,6 +78,9 @@ def test_sigkill_of_the_push_pool_loses_nothing(client, auth, outbox, fleet, log
            restart_to_all_sent_s=restart_to_all_sent, duplicates=len(duplicated),
            extra_deliveries=sum(duplicated.values()) - len(duplicated),
            recovered_by_sweeper=lease_expired_recoveries())
+    assert at_kill.get("sent", 0) < TOTAL, "the kill came after the drain, not mid-run"
+    # The kernel took the pool's children with it: none ran on as an orphan.
+    assert orphans == [], f"pool children outlived the killed main process: {orphans}"
     # Only a delivery the kill caught inside a claim can repeat, and the pool
     # held at most CONCURRENCY claims when it died.
     assert set(duplicated) <= recovered, "a duplicate that the sweeper did not cause"
