@@ -47,7 +47,6 @@ class PlannedNotification:
 @dataclass(frozen=True)
 class Plan:
     request: NotificationRequest
-    recipient: Recipient | None
     timezone: str | None
     send_at: datetime | None  # aware
     rule: QuietRule | None
@@ -122,4 +121,4 @@ def plan_request(service: str, request: NotificationRequest, config: Settings,
     else:
         addresses = _addresses(request.channel, recipient)
         notifications = [planned(a) for a in addresses] or [planned("", NO_ADDRESS)]
-    return Plan(request, recipient, timezone, send_at, rule, notifications)
+    return Plan(request, timezone, send_at, rule, notifications)

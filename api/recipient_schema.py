@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
 from api.errors import invalid
 from api.schemas import Text, not_an_object, schema_problems
+from api.strict_model import StrictModel
 from api.validators import (
     email_problem,
     phone_problem,
@@ -75,18 +76,14 @@ WallTime = Annotated[str, AfterValidator(_wall_time)]
 Channel = Literal["push", "email", "sms"]
 
 
-class RecipientQuietHours(BaseModel):
+class RecipientQuietHours(StrictModel):
     """The recipient's window in their local time; start == end means they have none."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     start: WallTime
     end: WallTime
 
 
-class RecipientBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class RecipientBody(StrictModel):
     timezone: Timezone | None = None
     locale: Locale | None = None
     email: Email | None = None

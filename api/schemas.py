@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
 from api.errors import ApiError, invalid
+from api.strict_model import StrictModel
 from api.validators import (
     ADDRESS_PROBLEMS, is_blank, parse_iso8601, schedulable_problem, text_problem, timezone_problem,
 )
@@ -53,9 +54,7 @@ def _storable(value: str) -> str:
 Text = Annotated[str, AfterValidator(_storable)]
 
 
-class Content(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class Content(StrictModel):
     title: Text | None = None
     subject: Text | None = None
     body: Text | None = None
@@ -63,10 +62,8 @@ class Content(BaseModel):
     data: dict[Text, Text] | None = None
 
 
-class QuietHoursBody(BaseModel):
+class QuietHoursBody(StrictModel):
     """A window in the recipient's local time, "22:00" to "08:00"; equal ends mean none."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     start: str
     end: str
@@ -82,18 +79,14 @@ def _header_safe(value: str) -> str:
     return value
 
 
-class PushOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class PushOptions(StrictModel):
     # FCM keeps an undelivered message for at most 28 days.
     ttl_seconds: int | None = Field(default=None, ge=0, le=28 * 24 * 3600)
     collapse_key: Annotated[Text, AfterValidator(_header_safe)] | None = Field(
         default=None, min_length=1, max_length=64)
 
 
-class NotificationBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class NotificationBody(StrictModel):
     channel: Literal["push", "email", "sms"]
     # An address, or the caller's id for a recipient stored with PUT /v1/recipients.
     to: Text | None = Field(default=None, min_length=1, max_length=320)  # the column's size
