@@ -26,6 +26,7 @@ from api.validators import (
     text_problem,
     timezone_problem,
 )
+from common import channels
 from common.quiet_hours import parse_wall_time
 
 MAX_EXTERNAL_ID = 255  # notifications.recipient_ref and recipients.external_id
@@ -73,7 +74,7 @@ Email = Annotated[Text, Field(max_length=320), _checked(email_problem)]
 Phone = Annotated[Text, _checked(phone_problem)]
 PushToken = Annotated[Text, Field(max_length=MAX_PUSH_TOKEN), _checked(push_token_problem)]
 WallTime = Annotated[str, AfterValidator(_wall_time)]
-Channel = Literal["push", "email", "sms"]
+Channel = Literal[channels.names()]
 
 
 class RecipientQuietHours(StrictModel):
