@@ -6,7 +6,9 @@ name. The built-in channels are the modules in `BUILT_IN`; a deployment (or a
 test) adds its own with HERALD_EXTRA_CHANNELS, a comma-separated list of
 modules each defining `CHANNEL`, read once when the registry is first used.
 Providers are named by "module:function" and imported only when a worker asks,
-so the API never imports a vendor library.
+so the API never imports a vendor library. The registry is first used while
+the topology is imported, so a channel module imports only the registry and
+the standard library.
 """
 
 from __future__ import annotations
@@ -49,7 +51,6 @@ class Channel:
     vendor_settings: str | None = None
     vendor_factory: str | None = None  # "module:function(config, channel) -> Provider"
     sandbox_factory: str = SANDBOX_FACTORY
-    pool_concurrency: int = 4  # processes per pool when the deployment does not say
 
     @property
     def queue(self) -> str:
@@ -92,8 +93,10 @@ def register(channel: Channel) -> Channel:
 def _loaded() -> dict[str, Channel]:
     if not _channels:
         extra = [m.strip() for m in os.environ.get(EXTRA_CHANNELS_VARIABLE, "").split(",") if m.strip()]
-        for module in (*BUILT_IN, *extra):
-            register(import_module(module).CHANNEL)
+        # All or nothing: a module that fails to import must not leave a registry without it.
+        found = [import_module(module).CHANNEL for module in (*BUILT_IN, *extra)]
+        for channel in found:
+            register(channel)
     return _channels
 
 
