@@ -15,15 +15,15 @@ from sqlalchemy import select, text
 
 from api.openapi import Answer, documented
 from api.responses import ResponseModel, Timestamp, body, iso
+from common import channels
 from common.celery_app import celery_app
 from common.db import db
 from common.metrics import QueueDepth, probe_queues
 from common.models import ProviderHealth
-from common.topology import CHANNELS, MAINTENANCE_QUEUE
+from common.topology import CHANNELS, QUEUES
 
 bp = Blueprint("health", __name__)
 
-QUEUES = (*CHANNELS, MAINTENANCE_QUEUE)
 UNKNOWN = "unknown"
 # Seconds the broker may take to connect and to answer each request. Probes
 # have short timeouts of their own (Kubernetes: 1 s by default), and a broker
@@ -106,7 +106,7 @@ def _providers(config, database_ok: bool) -> dict:
     report = {}
     for channel in CHANNELS:
         row = health.get(channel)
-        name = config.provider_of(channel)
+        name = channels.channel(channel).provider_name(config)
         known = row is not None and row.provider == name
         report[channel] = {
             "provider": name,

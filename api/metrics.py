@@ -28,13 +28,12 @@ from common.celery_app import celery_app
 from common.db import db
 from common.models import ApiKey, Notification, NotificationEvent, utcnow
 from common.statuses import Status
-from common.topology import CHANNELS, MAINTENANCE_QUEUE
+from common.topology import CHANNELS, QUEUES
 
 bp = Blueprint("metrics", __name__)
 
 DEFAULT_PERIOD = 3600
 MAX_PERIOD = 30 * 24 * 3600  # 2,592,000 s
-QUEUES = (*CHANNELS, MAINTENANCE_QUEUE)
 # A scrape must answer well within Prometheus's 10 s timeout, broker or not.
 QUEUE_PROBE_TIMEOUT = 1.0
 QUEUE_PROBE_CACHE_SECONDS = 5.0

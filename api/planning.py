@@ -16,7 +16,8 @@ from sqlalchemy import select
 from api.errors import invalid
 from api.responses import iso
 from api.schemas import NotificationRequest
-from api.validators import ADDRESS_PROBLEMS, schedulable_problem
+from api.validators import schedulable_problem
+from common import channels
 from common.config import Settings
 from common.db import db
 from common.localtime import localize
@@ -47,7 +48,6 @@ class PlannedNotification:
 @dataclass(frozen=True)
 class Plan:
     request: NotificationRequest
-    recipient: Recipient | None
     timezone: str | None
     send_at: datetime | None  # aware
     rule: QuietRule | None
@@ -71,11 +71,9 @@ def stored_window(stored: dict | None) -> QuietHours | None:
 
 def _addresses(channel: str, recipient: Recipient) -> list[str]:
     """The stored addresses that pass today's checks: one stored before a check tightened is never used."""
-    if channel == "push":
-        stored = list(recipient.push_tokens or [])
-    else:
-        stored = [recipient.email if channel == "email" else recipient.phone]
-    return [a for a in stored if isinstance(a, str) and a and ADDRESS_PROBLEMS[channel](a) is None]
+    check = channels.channel(channel).address_problem
+    stored = channels.channel(channel).stored_addresses(recipient)
+    return [a for a in stored if isinstance(a, str) and a and check(a) is None]
 
 
 def plan_request(service: str, request: NotificationRequest, config: Settings,
@@ -122,4 +120,4 @@ def plan_request(service: str, request: NotificationRequest, config: Settings,
     else:
         addresses = _addresses(request.channel, recipient)
         notifications = [planned(a) for a in addresses] or [planned("", NO_ADDRESS)]
-    return Plan(request, recipient, timezone, send_at, rule, notifications)
+    return Plan(request, timezone, send_at, rule, notifications)

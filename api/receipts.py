@@ -14,6 +14,7 @@ from api.responses import ResponseModel
 from api.services import record_delivery_receipt
 from common.models import utcnow
 from common.statuses import Status
+from common.channels.sms import twilio_receipt_url
 from common.twilio_signature import callback_outcome, valid_callback
 
 bp = Blueprint("receipts", __name__, url_prefix="/v1/receipts")
@@ -60,7 +61,7 @@ def twilio(notification_id: str):
     if twilio_settings is None or not twilio_settings.public_base_url:
         raise ApiError(404, "not_found", "Twilio delivery receipts are not configured")
     # The signature covers the URL Twilio was given, not the one a proxy hands us.
-    url = f"{twilio_settings.public_base_url.rstrip('/')}/v1/receipts/twilio/{notification_id}"
+    url = twilio_receipt_url(twilio_settings.public_base_url, notification_id)
     signature = request.headers.get("X-Twilio-Signature")
     if not valid_callback(twilio_settings.auth_token, url, request.form, signature):
         raise ApiError(403, "forbidden", "the X-Twilio-Signature does not match this request",

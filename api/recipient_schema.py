@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
 from api.errors import invalid
 from api.schemas import Text, not_an_object, schema_problems
+from api.strict_model import StrictModel
 from api.validators import (
     email_problem,
     phone_problem,
@@ -25,6 +26,7 @@ from api.validators import (
     text_problem,
     timezone_problem,
 )
+from common import channels
 from common.quiet_hours import parse_wall_time
 
 MAX_EXTERNAL_ID = 255  # notifications.recipient_ref and recipients.external_id
@@ -72,21 +74,17 @@ Email = Annotated[Text, Field(max_length=320), _checked(email_problem)]
 Phone = Annotated[Text, _checked(phone_problem)]
 PushToken = Annotated[Text, Field(max_length=MAX_PUSH_TOKEN), _checked(push_token_problem)]
 WallTime = Annotated[str, AfterValidator(_wall_time)]
-Channel = Literal["push", "email", "sms"]
+Channel = Literal[channels.names()]
 
 
-class RecipientQuietHours(BaseModel):
+class RecipientQuietHours(StrictModel):
     """The recipient's window in their local time; start == end means they have none."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     start: WallTime
     end: WallTime
 
 
-class RecipientBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class RecipientBody(StrictModel):
     timezone: Timezone | None = None
     locale: Locale | None = None
     email: Email | None = None

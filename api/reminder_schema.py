@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from api.errors import ApiError, invalid
 from api.schemas import NotificationRequest, Text, parse_notification, validated
+from api.strict_model import StrictModel
 from api.validators import parse_iso8601, schedulable_problem
 
 MAX_REMINDERS = 10
@@ -34,9 +35,7 @@ _DURATION = re.compile(r"(?:([0-9]{1,9})d)?(?:([0-9]{1,9})h)?(?:([0-9]{1,9})m)?(
 _DURATION_HELP = 'a duration like "15m", "2h", "1d", "90s" or "1h30m", or whole seconds'
 
 
-class ReminderBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class ReminderBody(StrictModel):
     event_at: Text = Field(max_length=64)
     remind_before: list[Any] = Field(min_length=1, max_length=MAX_REMINDERS)
     notification: dict[str, Any] = Field(
@@ -44,9 +43,7 @@ class ReminderBody(BaseModel):
     reference: Text | None = Field(default=None, min_length=1, max_length=255)
 
 
-class RescheduleBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class RescheduleBody(StrictModel):
     event_at: Text = Field(max_length=64)
 
 

@@ -14,11 +14,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
+from common import channels
 from common.localtime import utc_iso
 from common.models import Notification, NotificationEvent
 from common.statuses import Status
 
-Channel = Literal["push", "email", "sms"]
+Channel = Literal[channels.names()]
 # Times are written by `iso`: ISO 8601, UTC as "Z".
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 # The schedule explanation is built by common.scheduling; its keys depend on the reason.
@@ -156,13 +157,11 @@ def notification_summary(n: Notification) -> dict:
 
 
 def notification_detail(n: Notification, events: list[NotificationEvent]) -> dict:
-    content = {
-        "title" if n.channel == "push" else "subject": n.title,
-        "body": n.body,
-        "html": n.html,
-        "data": n.data,
-    }
-    extra = {"segments": n.segments} if n.channel == "sms" else {}
+    channel = channels.channel(n.channel)
+    content = {"body": n.body, "html": n.html, "data": n.data}
+    if channel.title_field:
+        content[channel.title_field] = n.title
+    extra = {"segments": n.segments} if channel.reports_segments else {}
     return body(NotificationDetail(
         **_summary_fields(n),
         content=StoredContent(**{key: value for key, value in content.items()

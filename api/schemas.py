@@ -12,36 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
 from api.errors import ApiError, invalid
-from api.validators import (
-    ADDRESS_PROBLEMS, is_blank, parse_iso8601, schedulable_problem, text_problem, timezone_problem,
-)
+from api.strict_model import StrictModel
+from api.validators import is_blank, parse_iso8601, schedulable_problem, text_problem, timezone_problem
+from common import channels
 from common.quiet_hours import QuietHours
 
 Model = TypeVar("Model", bound=BaseModel)
-
-# Per-channel content limits. FCM refuses messages over 4 KB; Twilio bodies
-# stop at 1,600 characters; the subject shares the 255-character title column.
-LIMITS = {
-    "push": {"title": 200, "body": 2_000, "data": 3_500},
-    "email": {"subject": 255, "body": 100_000, "html": 200_000},
-    "sms": {"body": 1_600},
-}
-ALLOWED_CONTENT = {channel: set(limits) for channel, limits in LIMITS.items()}
-REQUIRED_CONTENT = {"push": {"body"}, "email": {"subject", "body"}, "sms": {"body"}}
-
-# FCM refuses a message whose payload is over 4,096 bytes, counted as the app
-# receives it: each data key and value, and each notification field under its
-# key `gcm.notification.<field>`. Herald also sets the notification `tag` (the
-# collapse_key, or the 36-character notification id).
-FCM_PAYLOAD_LIMIT = 4_096
-FCM_RESERVED_DATA_KEYS = {"from", "notification", "message_type"}
-FCM_RESERVED_DATA_PREFIXES = ("google", "gcm")
-_NOTIFICATION_ID_LENGTH = 36
-
 
 def _storable(value: str) -> str:
     if problem := text_problem(value):
@@ -53,9 +33,7 @@ def _storable(value: str) -> str:
 Text = Annotated[str, AfterValidator(_storable)]
 
 
-class Content(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class Content(StrictModel):
     title: Text | None = None
     subject: Text | None = None
     body: Text | None = None
@@ -63,10 +41,8 @@ class Content(BaseModel):
     data: dict[Text, Text] | None = None
 
 
-class QuietHoursBody(BaseModel):
+class QuietHoursBody(StrictModel):
     """A window in the recipient's local time, "22:00" to "08:00"; equal ends mean none."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     start: str
     end: str
@@ -82,19 +58,15 @@ def _header_safe(value: str) -> str:
     return value
 
 
-class PushOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class PushOptions(StrictModel):
     # FCM keeps an undelivered message for at most 28 days.
     ttl_seconds: int | None = Field(default=None, ge=0, le=28 * 24 * 3600)
     collapse_key: Annotated[Text, AfterValidator(_header_safe)] | None = Field(
         default=None, min_length=1, max_length=64)
 
 
-class NotificationBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    channel: Literal["push", "email", "sms"]
+class NotificationBody(StrictModel):
+    channel: Literal[channels.names()]
     # An address, or the caller's id for a recipient stored with PUT /v1/recipients.
     to: Text | None = Field(default=None, min_length=1, max_length=320)  # the column's size
     recipient_id: Text | None = Field(default=None, min_length=1, max_length=255)
@@ -155,15 +127,15 @@ def validated(model: type[Model], payload: object) -> Model:
         raise invalid(schema_problems(error)) from None
 
 
-def _content_problems(channel: str, content: Content) -> tuple[dict[str, str], dict[str, str]]:
+def _content_problems(channel: channels.Channel, content: Content) -> tuple[dict[str, str], dict[str, str]]:
     """(problems, size problems) of the content for its channel."""
     given = {name for name, value in content.model_dump().items() if value is not None}
     problems, too_large = {}, {}
-    for name in sorted(given - ALLOWED_CONTENT[channel]):
-        problems[f"content.{name}"] = f"not used by the {channel} channel"
-    for name in sorted(REQUIRED_CONTENT[channel] - given):
-        problems[f"content.{name}"] = f"required for the {channel} channel"
-    for name, limit in LIMITS[channel].items():
+    for name in sorted(given - channel.allowed):
+        problems[f"content.{name}"] = f"not used by the {channel.name} channel"
+    for name in sorted(channel.required - given):
+        problems[f"content.{name}"] = f"required for the {channel.name} channel"
+    for name, limit in channel.limits.items():
         value = getattr(content, name)
         if value is None:
             continue
@@ -174,26 +146,6 @@ def _content_problems(channel: str, content: Content) -> tuple[dict[str, str], d
         elif name in ("title", "subject", "body") and is_blank(value):
             problems[f"content.{name}"] = "must not be blank (it has no visible character)"
     return problems, too_large
-
-
-def _push_problems(content: Content, options: PushOptions | None) -> tuple[dict[str, str], dict[str, str]]:
-    """(problems, size problems) of a push as FCM will judge it: reserved data keys, the payload limit."""
-    data = content.data or {}
-    reserved = sorted(key for key in data if key.lower() in FCM_RESERVED_DATA_KEYS
-                      or key.lower().startswith(FCM_RESERVED_DATA_PREFIXES))
-    if reserved:
-        shown = ", ".join(json.dumps(key) for key in reserved)
-        return {"content.data": f"key {shown} is reserved by FCM (from, notification, message_type, "
-                                f"and any key starting with google or gcm)"}, {}
-    tag = options.collapse_key if options and options.collapse_key else "x" * _NOTIFICATION_ID_LENGTH
-    fields = {"title": content.title, "body": content.body, "tag": tag}
-    size = sum(len(f"gcm.notification.{name}".encode()) + len(value.encode())
-               for name, value in fields.items() if value)
-    size += sum(len(key.encode()) + len(value.encode()) for key, value in data.items())
-    if size > FCM_PAYLOAD_LIMIT:
-        return {}, {"content": f"the push payload (title, body and data) is {size} bytes as FCM counts it, "
-                               f"more than FCM's limit of {FCM_PAYLOAD_LIMIT}"}
-    return {}, {}
 
 
 def _given(options: PushOptions | None) -> dict | None:
@@ -209,11 +161,12 @@ def _send_at(body: NotificationBody) -> datetime:
 
 def parse_notification(payload: object) -> NotificationRequest:
     body = validated(NotificationBody, payload)
+    channel = channels.channel(body.channel)
 
     problems: dict[str, str] = {}
     if (body.to is None) == (body.recipient_id is None):
         problems["to"] = "give either `to` (an address) or `recipient_id`, not both"
-    elif body.to is not None and (problem := ADDRESS_PROBLEMS[body.channel](body.to)):
+    elif body.to is not None and (problem := channel.address_problem(body.to)):
         problems["to"] = problem
     if body.timezone is not None and (problem := timezone_problem(body.timezone)):
         problems["timezone"] = problem
@@ -232,13 +185,14 @@ def parse_notification(payload: object) -> NotificationRequest:
             quiet_hours = body.quiet_hours.window()
         except ValueError as error:
             problems["quiet_hours"] = str(error)
-    if body.options is not None and body.channel != "push":
-        problems["options"] = f"not used by the {body.channel} channel"
-    content_problems, too_large = _content_problems(body.channel, body.content)
+    if body.options is not None and not channel.takes_options:
+        problems["options"] = f"not used by the {channel.name} channel"
+    content_problems, too_large = _content_problems(channel, body.content)
     problems.update(content_problems)
-    if body.channel == "push" and not content_problems and not too_large:
-        push_problems, too_large = _push_problems(body.content, body.options)
-        problems.update(push_problems)
+    if channel.content_check and not content_problems and not too_large:
+        vendor_problems, too_large = channel.content_check(body.content.model_dump(exclude_none=True),
+                                                           _given(body.options))
+        problems.update(vendor_problems)
     if problems:
         raise invalid(problems)
     if too_large:
@@ -248,7 +202,7 @@ def parse_notification(payload: object) -> NotificationRequest:
     return NotificationRequest(
         channel=body.channel,
         to=body.to,
-        title=content.title if body.channel == "push" else content.subject,
+        title=getattr(content, channel.title_field) if channel.title_field else None,
         body=content.body,
         html=content.html,
         data=content.data,

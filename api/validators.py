@@ -5,50 +5,16 @@ Each returns None when the value is fine, or the problem in a few words.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from datetime import datetime, timezone
 
 import pytz
 
+# Each channel checks its own addresses; named here too, beside the other format checks.
+from common.channels.email import email_problem  # noqa: F401
+from common.channels.push import push_token_problem  # noqa: F401
+from common.channels.sms import phone_problem  # noqa: F401
 from common.localtime import TIME_TABLES_END, beyond_time_tables, localize
-
-# Every pattern is used with fullmatch and written with ASCII classes: `$` also
-# matches before a trailing newline, and `\d` matches any script's digits.
-_E164 = re.compile(r"\+[1-9][0-9]{7,14}")
-# Deliberately simple but strict: an RFC 5322 dot-atom of ASCII characters, one @,
-# a dotted domain of letters, digits and inner hyphens. No spaces, controls,
-# commas, quotes, brackets or `?` (which opens an RFC 2047 encoded word), so an
-# address is always one address on the wire. The SMTP server has the last word.
-_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=^_`{|}~-]+)*")
-_DOMAIN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
-_FCM_TOKEN = re.compile(r"[\x21-\x7e]{1,4096}")  # printable ASCII, no spaces
-
-MAX_EMAIL = 254  # RFC 5321's limit on a forward path, less its angle brackets
-MAX_PHONE = 16  # "+" and E.164's 15 digits; the recipients.phone column
-
-
-def email_problem(address: str) -> str | None:
-    local, at, domain = address.rpartition("@")
-    if (len(address) > MAX_EMAIL or not at or len(local) > 64 or len(domain) > 253
-            or not _LOCAL_PART.fullmatch(local) or not _DOMAIN.fullmatch(domain)):
-        return "not a valid email address"
-    return None
-
-
-def phone_problem(number: str) -> str | None:
-    if len(number) > MAX_PHONE or not _E164.fullmatch(number):
-        return "not a valid E.164 phone number (like +447700900123)"
-    return None
-
-
-def push_token_problem(token: str) -> str | None:
-    if not _FCM_TOKEN.fullmatch(token):
-        return "not a valid FCM registration token (non-empty, printable, no spaces)"
-    return None
-
-
-ADDRESS_PROBLEMS = {"push": push_token_problem, "email": email_problem, "sms": phone_problem}
 
 
 def timezone_problem(name: str) -> str | None:

@@ -134,12 +134,6 @@ class Settings:
     rate_limit_storage_url: str = field(default="memory://", repr=False)
     rate_limit_key_prefix: str = "herald"
 
-    def provider_of(self, channel: str) -> str:
-        """Which provider delivers `channel` for live keys: a vendor, or the sandbox."""
-        configured = {"push": ("fcm", self.fcm), "email": ("smtp", self.smtp),
-                      "sms": ("twilio", self.twilio)}[channel]
-        return configured[0] if configured[1] is not None else "sandbox"
-
     def fail_on_lost_lease(self, channel: str) -> bool:
         return channel in self.lost_lease_fails
 

@@ -12,9 +12,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from common.db import db
+from common.statuses import PENDING, Status
 
 JSONB = JSON().with_variant(postgresql.JSONB(), "postgresql")
-PENDING_SQL = "status IN ('scheduled', 'retrying')"
+# The relay's partial index, spelled from the statuses (in their declared order, so the DDL is stable).
+PENDING_SQL = "status IN ({})".format(", ".join(f"'{s.value}'" for s in Status if s in PENDING))
 
 
 class UTCDateTime(TypeDecorator):

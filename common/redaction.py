@@ -14,7 +14,7 @@ logger, handler or format can forget them:
   user agent, an exception's text).
 
 Push tokens have no recognisable shape: code that logs one masks it itself
-(`common.logs.mask_push_token`).
+(`common.channels.push.mask_push_token`).
 """
 
 from __future__ import annotations

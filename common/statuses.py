@@ -35,14 +35,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 # Waiting for a worker: what the relay publishes, send-now hurries and cancel stops.
 PENDING = frozenset({Status.SCHEDULED, Status.RETRYING})
-TERMINAL = frozenset({Status.DELIVERED, Status.FAILED, Status.CANCELLED, Status.SUPPRESSED})
-# Where a notification starts; `suppressed` is also where it ends.
-INITIAL = frozenset({Status.SCHEDULED, Status.SUPPRESSED})
 
 
 def allowed_sources(target: Status) -> frozenset[Status]:
     return TRANSITIONS[target]
-
-
-def can_move(source: Status, target: Status) -> bool:
-    return source in TRANSITIONS.get(target, frozenset())

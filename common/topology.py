@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from kombu import Exchange, Queue
 
+from common import channels
+
 EXCHANGE_NAME = "notifications"
-CHANNELS = ("push", "email", "sms")
+CHANNELS = channels.names()
 MAINTENANCE_QUEUE = "maintenance"
+# Every queue a pool consumes: one per channel, then the maintenance queue.
+QUEUES = (*(c.queue for c in channels.all_channels()), MAINTENANCE_QUEUE)
 
 RELAY_TASK = "herald.maintenance.relay"
 SWEEP_TASK = "herald.maintenance.sweep"
@@ -27,16 +31,18 @@ def exchange() -> Exchange:
 
 def task_queues(quorum: bool = False) -> tuple[Queue, ...]:
     arguments = {"x-queue-type": "quorum"} if quorum else None
-    names = (*CHANNELS, MAINTENANCE_QUEUE)
+    bindings = [(c.queue, c.routing_key) for c in channels.all_channels()]
+    bindings.append((MAINTENANCE_QUEUE, MAINTENANCE_QUEUE))
     return tuple(
-        Queue(name, exchange(), routing_key=name, durable=True, queue_arguments=arguments)
-        for name in names
+        Queue(name, exchange(), routing_key=key, durable=True, queue_arguments=arguments)
+        for name, key in bindings
     )
 
 
 def task_routes() -> dict[str, dict[str, str]]:
     """Task name -> queue: every publish lands on its own channel's queue."""
-    routes = {delivery_task_name(c): {"queue": c, "routing_key": c} for c in CHANNELS}
+    routes = {delivery_task_name(c.name): {"queue": c.queue, "routing_key": c.routing_key}
+              for c in channels.all_channels()}
     for task in (RELAY_TASK, SWEEP_TASK):
         routes[task] = {"queue": MAINTENANCE_QUEUE, "routing_key": MAINTENANCE_QUEUE}
     return routes

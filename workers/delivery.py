@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from common import metrics, topology
+from common import channels, metrics, topology
 from common.config import settings
 from common.db import db
 from common.dispatch import Publication, leave_for_relay, publish_all
@@ -109,7 +109,7 @@ def deliver(channel: str, notification_id: str, token: str, worker: str) -> str:
     db.session.close()  # give the connection back before the slow provider call
 
     outcome = _send_and_record(attempt)
-    vendor = config.provider_of(channel)
+    vendor = channels.channel(channel).provider_name(config)
     if not attempt.sandbox and vendor != "sandbox":
         report_provider_health(channel, vendor, provider_for(channel, config), utcnow())
     return outcome
@@ -118,7 +118,7 @@ def deliver(channel: str, notification_id: str, token: str, worker: str) -> str:
 def _send_and_record(attempt: Attempt) -> str:
     request = attempt.request
     config = settings()
-    provider_name = "sandbox" if attempt.sandbox else config.provider_of(request.channel)
+    provider_name = "sandbox" if attempt.sandbox else channels.channel(request.channel).provider_name(config)
     try:
         with metrics.provider_call(request.channel, provider_name):
             receipt = provider_for(request.channel, config, attempt.sandbox).send(request)

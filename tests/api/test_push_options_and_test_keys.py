@@ -154,13 +154,14 @@ def fake_twilio():
 @pytest.fixture
 def twilio_live(fake_twilio, monkeypatch):
     """The workers' settings with real Twilio credentials (the fake), and no providers kept from before."""
+    from common import channels
     from workers import delivery
     from workers.providers import close_all
 
     twilio = TwilioSettings(account_sid=fake_twilio.account_sid, auth_token=fake_twilio.auth_token,
                             from_number="+15005550006", api_base=fake_twilio.url)
     config = replace(settings(), twilio=twilio)
-    assert config.provider_of("sms") == "twilio"
+    assert channels.channel("sms").provider_name(config) == "twilio"
     monkeypatch.setattr(delivery, "settings", lambda: config)
     close_all()
     yield config

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 import workers.health
+from common import channels
 from common.config import Settings, SmtpSettings, TwilioSettings, settings
 from common.db import db
 from common.models import ProviderHealth
@@ -338,7 +339,7 @@ def test_vendor_outcome(case, vendors, make_notification, queues, monkeypatch, t
         # One attempt is one request: no client library retried on its own.
         assert vendor_requests(vendors, case.vendor, to) == case.vendor_requests
     health = db.session.get(ProviderHealth, channel)
-    assert health is not None and health.provider == config.provider_of(channel)
+    assert health is not None and health.provider == channels.channel(channel).provider_name(config)
     assert (health.problem is not None) == case.credential_problem, health.problem
 
     next_attempt, retried, shown_published = "-", "-", "none"

@@ -24,7 +24,7 @@ from pyfcm import FCMNotification
 from requests.adapters import HTTPAdapter
 
 from common.config import FcmSettings
-from common.logs import mask_push_token
+from common.channels.push import mask_push_token
 from workers.providers.base import (DeliveryRequest, PermanentError, Receipt, TransientError,
                                     retry_after_seconds)
 
@@ -243,3 +243,8 @@ def _message_name(response: requests.Response) -> str | None:
     except (ValueError, AttributeError):
         log.warning("FCM accepted a message but its response carried no message name")
         return None
+
+
+def from_settings(config, channel: str) -> FcmProvider:
+    """The push channel's vendor, as the channel registry builds it."""
+    return FcmProvider(config.fcm, timeout=config.provider_timeout, retry_after_cap=config.retry_after_cap)

@@ -72,3 +72,8 @@ class SandboxProvider:
             os.write(fd, line.encode())
         finally:
             os.close(fd)
+
+
+def from_settings(config, channel: str) -> SandboxProvider:
+    """The sandbox for `channel`, as the channel registry builds it."""
+    return SandboxProvider(channel, config.outbox_dir, timeout=config.provider_timeout)

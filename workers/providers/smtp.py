@@ -15,7 +15,7 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate
 
 from common.config import SmtpSettings
-from common.logs import mask_email as mask_address
+from common.channels.email import mask_email as mask_address
 from workers.providers.base import DeliveryError, DeliveryRequest, PermanentError, Receipt, TransientError
 from workers.providers.email_headers import (MAX_DISPLAY_NAME_BYTES, address_problem, mailbox, one_line,
                                              unstructured)
@@ -311,3 +311,8 @@ def _timed_out(error: BaseException) -> bool:
 
 def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def from_settings(config, channel: str) -> SmtpProvider:
+    """The email channel's vendor, as the channel registry builds it."""
+    return SmtpProvider(config.smtp, timeout=config.provider_timeout)

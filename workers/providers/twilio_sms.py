@@ -15,7 +15,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from common.config import TwilioSettings
-from common.logs import mask_phone
+from common.channels.sms import mask_phone, twilio_receipt_url
 from common.sms_segments import count_segments
 from workers.providers.base import (DeliveryRequest, PermanentError, Receipt, TransientError,
                                     retry_after_seconds)
@@ -106,7 +106,7 @@ class TwilioSmsProvider:
         base = self.settings.public_base_url
         if not base:
             return None  # the library leaves None out of the form
-        return f"{base.rstrip('/')}/v1/receipts/twilio/{request.notification_id}"
+        return twilio_receipt_url(base, request.notification_id)
 
     def _rest_error(self, error, request: DeliveryRequest, to: str):
         status = error.status
@@ -209,3 +209,9 @@ def _reported_segments(value) -> int | None:
     return segments if segments > 0 else None
 
 
+
+
+def from_settings(config, channel: str) -> TwilioSmsProvider:
+    """The SMS channel's vendor, as the channel registry builds it."""
+    return TwilioSmsProvider(config.twilio, timeout=config.provider_timeout,
+                             retry_after_cap=config.retry_after_cap)
