@@ -1,4 +1,4 @@
-"""Creating notifications: idempotency, the plan written in one transaction, publishing after it."""
+"""Creating notifications: idempotency, the plan written in one transaction, published after it."""
 
 from __future__ import annotations
 
@@ -15,12 +15,10 @@ from api.errors import ApiError
 from api.planning import SUPPRESSION_MESSAGES, Plan, plan_request
 from api.responses import accepted, accepted_group
 from api.schemas import NotificationRequest
-from common import lifecycle, metrics
+from common import dispatch, lifecycle, metrics
 from common.config import Settings
 from common.db import db
-from common.dispatch import Publication, publish_all
 from common.models import ApiKey, IdempotencyKey, Notification, NotificationGroup
-from common.scheduling import within_horizon
 from common.statuses import Status
 
 
@@ -48,14 +46,17 @@ def _replay(service: str, key: str, fingerprint: str, now: datetime, ttl) -> dic
 
 def add_planned(api_key: ApiKey, plan: Plan, config: Settings, now: datetime, *,
                 group: NotificationGroup | None = None,
-                reminder_offset: int | None = None) -> tuple[list[Notification], list[Publication]]:
-    """Add the plan's notifications (and their first events) to the session, uncommitted."""
+                reminder_offset: int | None = None) -> list[Notification]:
+    """Add the plan's notifications (and their first events) to the session, uncommitted.
+
+    Those due within the ETA horizon are published when the caller commits.
+    """
     request = plan.request
-    rows, publications = [], []
+    rows = []
     for planned in plan.notifications:
         schedule = planned.schedule
-        publish = planned.status is Status.SCHEDULED and within_horizon(
-            schedule.deliver_at, now, config.eta_horizon)
+        enqueued_at = (dispatch.enqueue_time(schedule.deliver_at, now, config.eta_horizon)
+                       if planned.status is Status.SCHEDULED else None)
         row = Notification(
             id=planned.id, service=api_key.service, api_key_id=api_key.id,
             channel=request.channel, recipient=planned.to, recipient_ref=request.recipient_id,
@@ -67,7 +68,7 @@ def add_planned(api_key: ApiKey, plan: Plan, config: Settings, now: datetime, *,
             schedule_reason=schedule.reason, schedule_detail=schedule.detail,
             quiet_hours=plan.rule.as_json() if plan.rule else None,
             status=planned.status.value, attempts=0, dispatch_token=uuid.uuid4(),
-            enqueued_at=now if publish else None, created_at=now, updated_at=now,
+            enqueued_at=enqueued_at, created_at=now, updated_at=now,
             error_code=planned.suppressed_because,
             error_message=SUPPRESSION_MESSAGES.get(planned.suppressed_because),
         )
@@ -75,11 +76,9 @@ def add_planned(api_key: ApiKey, plan: Plan, config: Settings, now: datetime, *,
         lifecycle.record_event(row, at=now, detail=_event_detail(planned.status, schedule))
         shifted = planned.status is Status.SCHEDULED and schedule.reason == "quiet_hours"
         metrics.on_commit(db.session, partial(metrics.notification_accepted, row.channel, shifted))
+        dispatch.publish_after_commit(row, now)
         rows.append(row)
-        if publish:
-            publications.append(Publication(row.id, row.channel, row.dispatch_token,
-                                            schedule.deliver_at))
-    return rows, publications
+    return rows
 
 
 def _event_detail(status: Status, schedule) -> str:
@@ -98,7 +97,7 @@ def create_notification(
     api_key: ApiKey, request: NotificationRequest, *, idempotency_key: str | None,
     config: Settings, now: datetime,
 ) -> tuple[dict, bool]:
-    """Persist, commit, then publish. Returns (response body, whether it was a replay)."""
+    """Persist and commit (which publishes). Returns (response body, whether it was a replay)."""
     fingerprint = request_fingerprint(request, api_key.kind)
     if idempotency_key:
         replay = _replay(api_key.service, idempotency_key, fingerprint, now, config.idempotency_ttl)
@@ -113,7 +112,7 @@ def create_notification(
                                   created_at=now, updated_at=now)
         db.session.add(group)
         db.session.flush()
-    rows, publications = add_planned(api_key, plan, config, now, group=group)
+    rows = add_planned(api_key, plan, config, now, group=group)
     if request.recipient_id is None:
         response = accepted(rows[0])
     else:
@@ -134,6 +133,4 @@ def create_notification(
         if replay is None:
             raise
         return replay, True
-
-    publish_all(publications, now)
     return response, False

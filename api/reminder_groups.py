@@ -25,7 +25,7 @@ Decisions:
   created by a reschedule belong to the API key that asked for it.
 - No Idempotency-Key: a request that carries one is refused (422) rather than
   being silently not deduplicated.
-- Every write is one transaction; publishing to the broker follows the commit.
+- Every write is one transaction; the commit publishes to the broker (common.dispatch).
 """
 
 from __future__ import annotations
@@ -48,10 +48,9 @@ from api.validators import schedulable_problem
 from common import lifecycle
 from common.config import Settings
 from common.db import db
-from common.dispatch import Publication, publish_all
 from common.localtime import localize
 from common.models import ApiKey, Notification, NotificationGroup
-from common.scheduling import schedule_delivery, within_horizon
+from common.scheduling import schedule_delivery
 from common.statuses import PENDING, Status
 
 IN_THE_PAST = "in the past"
@@ -132,8 +131,7 @@ def _skipped(seconds: int, at: datetime, member: Notification | None = None) -> 
 
 
 def _add_reminder(api_key: ApiKey, group: NotificationGroup, request: NotificationRequest,
-                  seconds: int, at: datetime, config: Settings,
-                  now: datetime) -> list[Publication]:
+                  seconds: int, at: datetime, config: Settings, now: datetime) -> None:
     try:
         plan = plan_request(api_key.service, replace(request, send_at=at), config, now)
     except ApiError as error:
@@ -141,9 +139,7 @@ def _add_reminder(api_key: ApiKey, group: NotificationGroup, request: Notificati
         if "send_at" in error.fields:
             raise invalid({"event_at": f"the {describe(seconds)} reminder: {error.fields['send_at']}"}) from None
         raise nested_error(error, "notification") from None
-    _rows, publications = add_planned(api_key, plan, config, now, group=group,
-                                      reminder_offset=-seconds)
-    return publications
+    add_planned(api_key, plan, config, now, group=group, reminder_offset=-seconds)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -214,7 +210,7 @@ def show_reminders(api_key: ApiKey, group_id: str) -> dict:
 
 def create_reminders(api_key: ApiKey, request: ReminderRequest, *, config: Settings,
                      now: datetime) -> dict:
-    """Plan every reminder, write the group and its members in one commit, then publish."""
+    """Plan every reminder, write the group and its members in one commit (which publishes)."""
     notification = _with_group_reference(request.notification, request.reference)
     timezone = _plan(api_key.service, replace(notification, send_at=None), config, now).timezone
     event_at = _event_instant(request.event_at, timezone, now)
@@ -227,15 +223,14 @@ def create_reminders(api_key: ApiKey, request: ReminderRequest, *, config: Setti
     )
     db.session.add(group)
     db.session.flush()  # no relationship is declared: the group's row must exist first
-    publications, skipped = [], []
+    skipped = []
     for seconds in request.remind_before:
         at = event_at - timedelta(seconds=seconds)
         if at <= now:
             skipped.append(_skipped(seconds, at))
             continue
-        publications += _add_reminder(api_key, group, notification, seconds, at, config, now)
+        _add_reminder(api_key, group, notification, seconds, at, config, now)
     db.session.commit()
-    publish_all(publications, now)
     return group_view(group, members_of(group), skipped)
 
 
@@ -269,7 +264,7 @@ def reschedule_reminders(api_key: ApiKey, group_id: str, new_event_at: datetime,
     quiet_hours = base.rule.as_json() if base.rule else None
 
     members = members_of(group)
-    publications, skipped = [], []
+    skipped = []
     for member in members:
         if member.status not in PENDING:
             continue
@@ -287,18 +282,14 @@ def reschedule_reminders(api_key: ApiKey, group_id: str, new_event_at: datetime,
         if schedulable_problem(schedule.deliver_at):
             raise invalid({"event_at": f"the {describe(seconds)} reminder: "
                                        f"{beyond_tables_message(schedule.deliver_at)}"})
-        enqueue = within_horizon(schedule.deliver_at, now, config.eta_horizon)
         note = f"rescheduled: the event moved to {iso(event_at)}, due {iso(at)}"
         if schedule.reason == "quiet_hours":
             note += f", quiet hours: released {schedule.detail['local_deliver_at']}"
-        moved = lifecycle.reschedule(
+        lifecycle.reschedule(
             member.id, send_at=at, deliver_at=schedule.deliver_at, reason=schedule.reason,
             detail=schedule.detail, quiet_hours=quiet_hours, timezone=base.timezone,
-            enqueue=enqueue, now=now, note=note,
+            horizon=config.eta_horizon, now=now, note=note,
         )
-        if moved is not None and enqueue:
-            publications.append(Publication(moved.id, moved.channel, moved.dispatch_token,
-                                            moved.deliver_at))
 
     with_members = {m.reminder_offset for m in members}
     for offset in group.offsets:
@@ -308,11 +299,10 @@ def reschedule_reminders(api_key: ApiKey, group_id: str, new_event_at: datetime,
         if at <= now:
             skipped.append(_skipped(-offset, at))
             continue
-        publications += _add_reminder(api_key, group, notification, -offset, at, config, now)
+        _add_reminder(api_key, group, notification, -offset, at, config, now)
 
     group.event_at = event_at
     group.updated_at = now
     db.session.commit()
-    publish_all(publications, now)
     skipped.sort(key=lambda entry: datetime.fromisoformat(entry["send_at"]))
     return group_view(group, members_of(group), skipped)

@@ -15,7 +15,6 @@ from api.errors import ApiError
 from api.visibility import visible_notifications
 from common import lifecycle
 from common.db import db
-from common.dispatch import Publication, publish_all
 from common.models import ApiKey, Notification, NotificationEvent
 
 
@@ -86,9 +85,7 @@ def send_now(api_key: ApiKey, notification_id: str, now: datetime) -> Notificati
         db.session.rollback()
         db.session.refresh(notification)
         raise _conflict(notification, "send now")
-    publication = Publication(notification.id, hurried.channel, hurried.dispatch_token, now)
-    db.session.commit()
-    publish_all([publication], now)
+    db.session.commit()  # publishes the task under its new token
     return hurried
 
 

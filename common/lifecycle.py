@@ -3,7 +3,8 @@
 `transition` is the single door: its WHERE clause admits only the source
 statuses that `common.statuses` allows for the target, so two racing writers
 (a worker and a cancel, a worker and the sweeper) can never both win. Callers
-own the transaction and commit it.
+own the transaction and commit it; a change that issues a dispatch token
+registers its publication (`common.dispatch`), which the commit sends.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
+from common import dispatch
 from common.db import db
 from common.models import Notification, NotificationEvent, utcnow
 from common.statuses import PENDING, Status, allowed_sources
@@ -121,10 +123,10 @@ def mark_sent(
 
 def mark_retrying(
     notification_id: uuid.UUID, *, error_code: str, error_message: str, deliver_at: datetime,
-    enqueue: bool, now: datetime, where=(), worker: str | None = None,
+    horizon: timedelta, now: datetime, where=(), worker: str | None = None,
 ) -> Notification | None:
-    """Schedule the next attempt with a fresh token; `enqueue` says it is published now."""
-    return transition(
+    """Schedule the next attempt with a fresh token, published after the commit or by the relay."""
+    retried = transition(
         notification_id,
         Status.RETRYING,
         now=now,
@@ -132,11 +134,12 @@ def mark_retrying(
         where=where,
         deliver_at=deliver_at,
         dispatch_token=uuid.uuid4(),
-        enqueued_at=now if enqueue else None,
+        enqueued_at=dispatch.enqueue_time(deliver_at, now, horizon),
         lease_expires_at=None,
         error_code=error_code,
         error_message=error_message,
     )
+    return _published_after_commit(retried, now)
 
 
 def mark_failed(
@@ -161,7 +164,7 @@ def cancel(notification_id: uuid.UUID, *, now: datetime,
 
 
 def hurry(notification_id: uuid.UUID, *, now: datetime) -> Notification | None:
-    """Make a pending notification due now, under a fresh token (send-now).
+    """Make a pending notification due now, under a fresh token published after the commit.
 
     Not a status change, so it bypasses `transition`, but it is recorded.
     """
@@ -176,33 +179,35 @@ def hurry(notification_id: uuid.UUID, *, now: datetime) -> Notification | None:
     notification = db.session.execute(statement).scalar_one_or_none()
     if notification is not None:
         record_event(notification, at=now, detail="send-now requested")
-    return notification
+    return _published_after_commit(notification, now)
 
 
 def reschedule(
     notification_id: uuid.UUID, *, send_at: datetime, deliver_at: datetime, reason: str,
-    detail: dict, quiet_hours: dict | None, timezone: str | None, enqueue: bool, now: datetime,
-    note: str,
+    detail: dict, quiet_hours: dict | None, timezone: str | None, horizon: timedelta,
+    now: datetime, note: str,
 ) -> Notification | None:
     """Give a pending notification a new time under a fresh token (its event moved).
 
-    The new token makes any task already in the broker stale; `enqueue` says it
-    is published now, otherwise the relay publishes it when it comes due. Not a
-    status change, so it bypasses `transition`, but it is recorded.
+    The new token makes any task already in the broker stale; the new one is
+    published after the commit when it is due within the horizon, otherwise by
+    the relay when it comes due. Not a status change, so it bypasses
+    `transition`, but it is recorded.
     """
     statement = (
         update(Notification)
         .where(Notification.id == notification_id, Notification.status.in_(list(PENDING)))
         .values(send_at=send_at, deliver_at=deliver_at, schedule_reason=reason,
                 schedule_detail=detail, quiet_hours=quiet_hours, timezone=timezone,
-                dispatch_token=uuid.uuid4(), enqueued_at=now if enqueue else None, updated_at=now)
+                dispatch_token=uuid.uuid4(),
+                enqueued_at=dispatch.enqueue_time(deliver_at, now, horizon), updated_at=now)
         .returning(Notification)
         .execution_options(**_RETURN_FRESH_ROW)
     )
     notification = db.session.execute(statement).scalar_one_or_none()
     if notification is not None:
         record_event(notification, at=now, detail=note)
-    return notification
+    return _published_after_commit(notification, now)
 
 
 def record_receipt(
@@ -223,10 +228,10 @@ def record_receipt(
 
 def defer(
     notification_id: uuid.UUID, token: uuid.UUID, *, deliver_at: datetime, reason: str,
-    detail: dict, enqueue: bool, worker: str, now: datetime,
+    detail: dict, horizon: timedelta, worker: str, now: datetime,
 ) -> Notification | None:
     """Hand a claim back unsent (quiet hours began): scheduled again, the attempt not counted."""
-    return transition(
+    deferred = transition(
         notification_id,
         Status.SCHEDULED,
         now=now,
@@ -236,8 +241,17 @@ def defer(
         attempts=Notification.attempts - 1,
         deliver_at=deliver_at,
         dispatch_token=uuid.uuid4(),
-        enqueued_at=now if enqueue else None,
+        enqueued_at=dispatch.enqueue_time(deliver_at, now, horizon),
         lease_expires_at=None,
         schedule_reason=reason,
         schedule_detail=detail,
     )
+    return _published_after_commit(deferred, now)
+
+
+def _published_after_commit(notification: Notification | None,
+                            now: datetime) -> Notification | None:
+    """A row just given a fresh token: its task goes to the broker when the caller commits."""
+    if notification is not None:
+        dispatch.publish_after_commit(notification, now)
+    return notification

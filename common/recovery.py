@@ -14,10 +14,9 @@ from datetime import datetime
 
 from sqlalchemy import and_, delete, or_, select, update
 
-from common import metrics
+from common import dispatch, metrics
 from common.config import Settings
 from common.db import db
-from common.dispatch import Publication, publish_all
 from common.lifecycle import mark_failed, mark_retrying
 from common.models import IdempotencyKey, Notification
 from common.statuses import PENDING, Status
@@ -44,13 +43,15 @@ def relay_due(config: Settings, now: datetime) -> int:
     if not rows:
         db.session.rollback()
         return 0
-    publications = [Publication(r.id, r.channel, uuid.uuid4(), r.deliver_at) for r in rows]
+    publications = [dispatch.publication(r.id, r.channel, uuid.uuid4(), r.deliver_at, now)
+                    for r in rows]
     db.session.execute(
         update(Notification).execution_options(synchronize_session=False),
         [{"id": p.notification_id, "dispatch_token": p.token, "enqueued_at": now} for p in publications],
     )
-    db.session.commit()
-    published = publish_all(publications, now)
+    batch = dispatch.register(db.session, publications)
+    db.session.commit()  # publishes them; what the broker refuses is handed back for the next run
+    published = batch.published or 0
     metrics.relay_published(published)
     log.info("relay published %d of %d due notifications", published, len(publications))
     return published
@@ -63,7 +64,7 @@ def sweep_expired_leases(config: Settings, now: datetime, worker: str | None = N
         .limit(config.relay_batch)
         .with_for_update(skip_locked=True)
     ).all()
-    publications, failed = [], 0
+    retried_channels, failed = [], 0
     message = "the worker holding this delivery stopped answering before its lease ran out"
     lease_guard = (Notification.lease_expires_at < now,)
     for row in expired:
@@ -72,15 +73,15 @@ def sweep_expired_leases(config: Settings, now: datetime, worker: str | None = N
             failed += mark_failed(row.id, error_code="lease_expired", error_message=message,
                                   now=now, where=lease_guard, worker=worker) is not None
             continue
+        # Due now, so within the horizon: published when this commits.
         retried = mark_retrying(row.id, error_code="lease_expired", error_message=message,
-                                deliver_at=now, enqueue=True, now=now, where=lease_guard,
-                                worker=worker)
+                                deliver_at=now, horizon=config.eta_horizon, now=now,
+                                where=lease_guard, worker=worker)
         if retried is not None:
-            publications.append(Publication(retried.id, retried.channel, retried.dispatch_token, now))
+            retried_channels.append(retried.channel)
     db.session.commit()
-    metrics.sweeper_recovered([p.channel for p in publications], failed)
-    publish_all(publications, now)
-    recovered = len(publications) + failed
+    metrics.sweeper_recovered(retried_channels, failed)
+    recovered = len(retried_channels) + failed
     if recovered:
         log.warning("sweeper took back %d deliveries with expired leases (%d failed)",
                     recovered, failed)

@@ -16,15 +16,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from common import channels, metrics, topology
+from common import channels, dispatch, metrics, topology
 from common.config import settings
 from common.db import db
-from common.dispatch import Publication, leave_for_relay, publish_all
 from common.lifecycle import claim_for_delivery, defer, mark_failed, mark_retrying, mark_sent
 from common.logs import fields, mask_recipient
 from common.models import Notification, utcnow
 from common.quiet_hours import in_quiet_hours
-from common.scheduling import QuietRule, Schedule, retry_delay, schedule_delivery, within_horizon
+from common.scheduling import QuietRule, Schedule, retry_delay, schedule_delivery
 from common.statuses import PENDING
 from workers.app import DatabaseTask, app
 from workers.health import report_provider_health
@@ -193,18 +192,14 @@ def _allowed_time(attempt: Attempt, due: datetime, reason: str) -> Schedule:
 
 def _defer_for_quiet_hours(attempt: Attempt, now: datetime) -> str:
     schedule = _allowed_time(attempt, now, "deferred")
-    enqueue = within_horizon(schedule.deliver_at, now, settings().eta_horizon)
     deferred = defer(attempt.request.notification_id, attempt.token,
                      deliver_at=schedule.deliver_at, reason=schedule.reason,
-                     detail=schedule.detail, enqueue=enqueue, worker=attempt.worker, now=now)
-    new_token = deferred.dispatch_token if deferred is not None else None
-    db.session.commit()
-    if new_token is not None and enqueue:
-        publish_all([Publication(attempt.request.notification_id, attempt.request.channel,
-                                 new_token, schedule.deliver_at)], now)
+                     detail=schedule.detail, horizon=settings().eta_horizon,
+                     worker=attempt.worker, now=now)
+    db.session.commit()  # publishes it under its new token, unless it is beyond the horizon
     return _recorded(attempt, metrics.DEFERRED,
                      f"deferred to {schedule.deliver_at.isoformat()}: quiet hours", None,
-                     new_token is not None)
+                     deferred is not None)
 
 
 def _retry_or_fail(attempt: Attempt, code: str, message: str, retry_after: float | None) -> str:
@@ -223,21 +218,15 @@ def _retry_or_fail(attempt: Attempt, code: str, message: str, retry_after: float
                         jitter=random.random(), retry_after=retry_after)
     # The next attempt also keeps out of the recipient's quiet hours.
     deliver_at = _allowed_time(attempt, now + timedelta(seconds=delay), "retry").deliver_at
-    enqueue = within_horizon(deliver_at, now, config.eta_horizon)
 
-    def write_retrying():
-        retried = mark_retrying(request.notification_id, error_code=code, error_message=message,
-                                deliver_at=deliver_at, enqueue=enqueue, now=now,
-                                where=attempt.own_claim, worker=attempt.worker)
-        return retried.dispatch_token if retried is not None else None
-
-    new_token = _commit_outcome(write_retrying, attempt.record_until)
-    if new_token is not None and enqueue:
-        publish_all([Publication(request.notification_id, request.channel, new_token, deliver_at)],
-                    now)
+    # The commit publishes the retry under its new token, unless it is beyond the horizon.
+    retried = _commit_outcome(lambda: mark_retrying(
+        request.notification_id, error_code=code, error_message=message, deliver_at=deliver_at,
+        horizon=config.eta_horizon, now=now, where=attempt.own_claim, worker=attempt.worker),
+        attempt.record_until)
     return _recorded(attempt, metrics.RETRYING,
                      f"retrying in {(deliver_at - now).total_seconds():.1f}s: {code}", code,
-                     new_token is not None)
+                     retried is not None)
 
 
 def explain_unclaimed(nid: uuid.UUID, token: uuid.UUID) -> str:
@@ -249,13 +238,12 @@ def explain_unclaimed(nid: uuid.UUID, token: uuid.UUID) -> str:
         return f"stale: superseded ({row.status})"
     if row.status not in PENDING:
         return f"stale: already {row.status}"
-    publication = Publication(row.id, row.channel, token, row.deliver_at)
-    now = utcnow()
-    if not within_horizon(row.deliver_at, now, settings().eta_horizon):
-        leave_for_relay([publication])  # too far ahead for the broker to hold
-        return f"early: left to the relay for {row.deliver_at.isoformat()}"
-    publish_all([publication], now)
-    return f"early: republished for {row.deliver_at.isoformat()}"
+    deliver_at = row.deliver_at  # read before the commit expires the row
+    republished = dispatch.republish_after_commit(row, utcnow(), settings().eta_horizon)
+    db.session.commit()
+    if not republished:  # too far ahead for the broker to hold
+        return f"early: left to the relay for {deliver_at.isoformat()}"
+    return f"early: republished for {deliver_at.isoformat()}"
 
 
 def delivery_log_fields(channel: str, notification_id: str, worker: str, outcome: str) -> dict:

@@ -187,7 +187,8 @@ def test_counts_every_event_of_the_callers_service_by_status_channel_and_worker(
                         now=utcnow())
     row = _claim(retried, "push@b")
     lifecycle.mark_retrying(row.id, error_code="fcm_unavailable", error_message="503",
-                            deliver_at=utcnow(), enqueue=False, now=utcnow(), worker="push@b")
+                            deliver_at=utcnow(), horizon=timedelta(0), now=utcnow(),
+                            worker="push@b")
     row = _claim(failed, "email@a")
     lifecycle.mark_failed(row.id, error_code="smtp_rejected", error_message="550", now=utcnow(),
                           worker="email@a")

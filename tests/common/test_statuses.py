@@ -108,7 +108,7 @@ def _sent(notification_id, token):
 def _retrying(notification_id, token):
     return lifecycle.mark_retrying(notification_id, error_code="fcm_unavailable",
                                    error_message="503", deliver_at=utcnow() + timedelta(seconds=30),
-                                   enqueue=False, now=utcnow(), worker="push@test")
+                                   horizon=timedelta(0), now=utcnow(), worker="push@test")
 
 
 def _failed(notification_id, token):
@@ -132,8 +132,8 @@ def _failed_receipt(notification_id, token):
 
 def _deferred(notification_id, token):
     return lifecycle.defer(notification_id, token, deliver_at=utcnow() + timedelta(hours=8),
-                           reason="quiet_hours", detail={}, enqueue=False, worker="push@test",
-                           now=utcnow())
+                           reason="quiet_hours", detail={}, horizon=timedelta(0),
+                           worker="push@test", now=utcnow())
 
 
 OPERATIONS = {
@@ -177,7 +177,7 @@ def test_a_terminal_status_never_changes_whatever_production_asks(db, row_in, te
     now = utcnow()
     rescheduled = lifecycle.reschedule(
         notification_id, send_at=now, deliver_at=now, reason="immediate", detail={},
-        quiet_hours=None, timezone=None, enqueue=False, now=now, note="event moved")
+        quiet_hours=None, timezone=None, horizon=timedelta(0), now=now, note="event moved")
     db.session.commit()
 
     assert refused == list(OPERATIONS)
