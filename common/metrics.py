@@ -218,7 +218,7 @@ class QueueCollector:
     One broker round trip per `cache_seconds` at most, whatever the scrape
     rate; a broker that does not answer costs one `timeout` and reports
     probe_success 0 (and no depth) until the next try. RabbitMQ does not tell
-    an AMQP client how many messages are unacked; see README, Metrics.
+    an AMQP client how many messages are unacked; see docs/monitoring.md.
     """
 
     def __init__(self, app, queues, *, timeout: float = 1.0, cache_seconds: float = 5.0,

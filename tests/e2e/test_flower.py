@@ -121,7 +121,7 @@ def test_flower_shows_each_pool_and_its_deliveries_to_a_logged_in_operator(
         assert task["worker"].startswith(f"{channel}@")
         assert task["args"].startswith(f"['{nid}', "), task["args"]
         assert task["result"] == "'sent'"
-    # What the README tells an operator to type to find a notification's tasks.
+    # What docs/monitoring.md tells an operator to type to find a notification's tasks.
     some_id = next(iter(ids))
     assert [t["args"] for t in flower.api("/api/tasks", search=f"args:{some_id}").values()] == [
         tasks[some_id]["args"]]
