@@ -93,7 +93,6 @@ def celery_init_app(flask_app: Flask, include: Sequence[str] = ()) -> Celery:
                 return super().__call__(*args, **kwargs)
 
     app = create_celery(flask_app.config["HERALD_SETTINGS"], include, FlaskTask)
-    app.set_default()  # @shared_task binds to it
     flask_app.extensions["celery"] = app
     return app
 

@@ -17,6 +17,7 @@ TASK_MODULES = ("workers.delivery", "workers.maintenance")
 
 flask_app = create_base_app(settings_from_environment(), name="herald-worker")
 app = celery_init_app(flask_app, include=TASK_MODULES)
+app.set_default()  # the app @shared_task binds to, in this process
 config: Settings = flask_app.config["HERALD_SETTINGS"]
 
 

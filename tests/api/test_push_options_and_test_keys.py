@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 
 import pytest
 
@@ -12,6 +11,7 @@ from common.models import Notification
 from tests.api.helpers import NOTHING_STORED, assert_error, stored_counts
 from tests.support.broker import purge
 from tests.support.factories import email_body, fetch, push_body, sms_body
+from tests.support.settings import replace
 
 TWENTY_EIGHT_DAYS = 28 * 24 * 3600
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import replace
 from datetime import timedelta
 
 from flask import current_app
@@ -17,6 +16,7 @@ from common.logs import FIELDS, JsonFormatter
 from common.models import utcnow
 from common.recovery import relay_due, sweep_expired_leases
 from tests.support.factories import fetch
+from tests.support.settings import replace
 from workers import delivery
 from workers.providers.base import Receipt
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 from common.config import settings
@@ -10,6 +9,7 @@ from common.models import IdempotencyKey, utcnow
 from common.recovery import purge_idempotency_keys, relay_due, sweep_expired_leases
 from tests.support.broker import take_published
 from tests.support.factories import events_of, fetch
+from tests.support.settings import replace
 from workers import delivery
 
 CONFIG = replace(

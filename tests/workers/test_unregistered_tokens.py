@@ -8,7 +8,6 @@ server, as in test_vendor_failures.py.
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -22,6 +21,7 @@ from common.models import ProviderHealth, Recipient, utcnow
 from tests.support import fake_fcm
 from tests.support.factories import events_of, fetch
 from tests.support.fake_fcm import FakeFcm
+from tests.support.settings import replace
 from workers import delivery
 from workers.providers import close_all
 

@@ -15,7 +15,7 @@ import secrets
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pytest
 
@@ -31,6 +31,7 @@ from tests.support.factories import events_of, fetch
 from tests.support.fake_fcm import FakeFcm, Hang
 from tests.support.fake_smtp import FakeSmtpServer
 from tests.support.fake_twilio import FakeTwilio
+from tests.support.settings import replace
 from workers import delivery
 from workers.providers import close_all
 
