@@ -4,7 +4,8 @@ The defaults run the embedded setup (`make run`): SQLite and kombu's
 filesystem transport under `var/`, sandbox providers. Point `DATABASE_URL` and
 `BROKER_URL` at PostgreSQL and RabbitMQ for the production shape. Each field's
 alias is its environment variable; docs/configuration.md lists them all (a
-test keeps the two in step). Only this module reads the environment.
+test keeps the two in step). Only this module (through common/environment.py
+and the vendor groups of common/vendor_settings.py) reads the environment.
 """
 
 from __future__ import annotations
@@ -12,146 +13,23 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from limits import parse_many
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import (BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource,
-                               SettingsConfigDict)
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import NoDecode
 
+from common.environment import ConfigError, FromEnvironment, flag, seconds
 from common.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours
+from common.vendor_settings import (SMTP_SECURITY_MODES, FcmSettings, SmtpSettings, TwilioSettings,
+                                    only_if_configured)
+
+__all__ = ["ConfigError", "FcmSettings", "SMTP_SECURITY_MODES", "Settings", "SmtpSettings",
+           "TwilioSettings", "check_rate_limit", "load_settings", "settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-TRUE_WORDS = {"1", "true", "yes", "on"}
-
-
-class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names the variable."""
-
-
-class _DocumentedVariables(EnvSettingsSource):
-    """Reads a field from its own variable (its alias) only: never from its Python name."""
-
-    def get_field_value(self, field, field_name):
-        if field.validation_alias is None:  # the vendors: each reads its own variables
-            return None, field_name, False
-        return super().get_field_value(field, field_name)
-
-    def _extract_field_info(self, field, field_name, model_config=None):
-        return super()._extract_field_info(field, field_name,
-                                           {**(model_config or self.config), "validate_by_name": False})
-
-
-class _FromEnvironment(BaseSettings):
-    # Names exactly as written; compose passes an unset variable as an empty
-    # string, which means "unset" (the few where empty means something say so).
-    # Code and tests may build one by field name; the environment never does.
-    model_config = SettingsConfigDict(case_sensitive=True, frozen=True, validate_by_name=True,
-                                      validate_by_alias=True, arbitrary_types_allowed=True)
-
-    @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, _DocumentedVariables(settings_cls)
-
-    # Variables whose empty value is a value, not "unset".
-    EMPTY_IS_A_VALUE: ClassVar[frozenset[str]] = frozenset()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_means_unset(cls, data):
-        if not isinstance(data, dict):
-            return data
-        return {k: v for k, v in data.items() if v != "" or k in cls.EMPTY_IS_A_VALUE}
-
-
-def _seconds(value):
-    return timedelta(seconds=float(value)) if isinstance(value, (str, int, float)) else value
-
-
-def _flag(value):
-    return value.strip().lower() in TRUE_WORDS if isinstance(value, str) else value
-
-
 Seconds = Annotated[timedelta, Field(ge=timedelta(0))]
-
-
-class FcmSettings(_FromEnvironment):
-    """Firebase Cloud Messaging (HTTP v1) with a service account."""
-
-    project_id: str | None = Field(None, alias="FCM_PROJECT_ID")
-    credentials_file: str | None = Field(None, alias="FCM_CREDENTIALS_FILE")
-    credentials_json: str | None = Field(None, alias="FCM_CREDENTIALS_JSON", repr=False)
-    # Only for tests and emulators: where the FCM v1 API lives instead of Google.
-    endpoint: str | None = Field(None, alias="FCM_ENDPOINT")
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.credentials_file or self.credentials_json)
-
-    def missing(self) -> str | None:
-        return None if self.project_id else "FCM_PROJECT_ID is required with FCM credentials"
-
-
-SmtpSecurity = Literal["starttls", "ssl", "plain"]
-SMTP_SECURITY_MODES: tuple[str, ...] = get_args(SmtpSecurity)
-_SMTP_DEFAULT_PORTS = {"ssl": 465, "starttls": 587}
-
-
-class SmtpSettings(_FromEnvironment):
-    host: str | None = Field(None, alias="SMTP_HOST")
-    security: SmtpSecurity = Field("starttls", alias="SMTP_SECURITY")
-    port: int = Field(default_factory=lambda data: _SMTP_DEFAULT_PORTS.get(data["security"], 25),
-                      alias="SMTP_PORT")
-    from_address: str | None = Field(None, alias="EMAIL_FROM")
-    from_name: str | None = Field(None, alias="EMAIL_FROM_NAME")
-    reply_to: str | None = Field(None, alias="EMAIL_REPLY_TO")
-    username: str | None = Field(None, alias="SMTP_USERNAME")
-    password: str | None = Field(None, alias="SMTP_PASSWORD", repr=False)
-    # A CA bundle to verify the server with (a private CA); the system's by default.
-    ca_file: str | None = Field(None, alias="SMTP_CA_FILE")
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.host)
-
-    def missing(self) -> str | None:
-        return None if self.from_address else "EMAIL_FROM is required with SMTP_HOST"
-
-
-class TwilioSettings(_FromEnvironment):
-    account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID")
-    auth_token: str | None = Field(None, alias="TWILIO_AUTH_TOKEN", repr=False)
-    from_number: str | None = Field(None, alias="TWILIO_FROM_NUMBER")
-    messaging_service_sid: str | None = Field(None, alias="TWILIO_MESSAGING_SERVICE_SID")
-    # Herald's public base URL: Twilio posts delivery receipts under it.
-    public_base_url: str | None = Field(None, alias="HERALD_PUBLIC_URL")
-    # Only for tests: where the Twilio REST API lives instead of api.twilio.com.
-    api_base: str | None = Field(None, alias="TWILIO_API_BASE")
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.account_sid)
-
-    def missing(self) -> str | None:
-        return None if self.auth_token else "TWILIO_AUTH_TOKEN is required with TWILIO_ACCOUNT_SID"
-
-
-def _only_if_configured(kind):
-    """A vendor's settings when its variables name one; None means the sandbox delivers.
-
-    Read from the environment, a half-configured vendor stops the start; built
-    in code (tests), it is taken as given and the provider reports the problem.
-    """
-    def read():
-        vendor = kind()
-        if not vendor.configured:
-            return None
-        if problem := vendor.missing():
-            raise ConfigError(problem)
-        return vendor
-    return read
 
 
 RATE_LIMIT_MAX_LENGTH = 100
@@ -175,15 +53,15 @@ LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[str, ...] = get_args(LogFormat)
 
 
-class Settings(_FromEnvironment):
+class Settings(FromEnvironment):
     """Every setting of every Herald process; one object, bound to the Flask and Celery apps."""
 
     EMPTY_IS_A_VALUE = frozenset({"QUIET_HOURS", "QUORUM_QUEUES", "RATE_LIMITS_ENABLED"})
 
     # The embedded database, broker folders, outbox and metrics files live here.
     var_dir: Path = Field(PROJECT_ROOT / "var", alias="HERALD_VAR_DIR")
-    database_url: str = Field(default_factory=lambda data: f"sqlite:///{data['var_dir'] / 'herald.db'}",
-                              alias="DATABASE_URL")
+    database_url: str = Field(
+        default_factory=lambda data: f"sqlite:///{data['var_dir'] / 'herald.db'}", alias="DATABASE_URL")
     broker_url: str = Field("filesystem://", alias="BROKER_URL")
     outbox_dir: Path = Field(default_factory=lambda data: data["var_dir"] / "outbox",
                              alias="OUTBOX_DIR")
@@ -214,9 +92,9 @@ class Settings(_FromEnvironment):
     retry_after_cap: float = Field(300.0, alias="RETRY_AFTER_CAP_SECONDS")
 
     # Real providers; None means the channel delivers through the sandbox.
-    fcm: FcmSettings | None = Field(default_factory=_only_if_configured(FcmSettings))
-    smtp: SmtpSettings | None = Field(default_factory=_only_if_configured(SmtpSettings))
-    twilio: TwilioSettings | None = Field(default_factory=_only_if_configured(TwilioSettings))
+    fcm: FcmSettings | None = Field(default_factory=only_if_configured(FcmSettings))
+    smtp: SmtpSettings | None = Field(default_factory=only_if_configured(SmtpSettings))
+    twilio: TwilioSettings | None = Field(default_factory=only_if_configured(TwilioSettings))
 
     # The service default for quiet hours, below a recipient's and a request's
     # own; None (off) switches the default off. Releases at a window's end are
@@ -254,8 +132,8 @@ class Settings(_FromEnvironment):
     # survive a restart, saved every minute and at shutdown. A bounded history:
     # Flower is the live view, the notification_events table is the record.
     flower_persistent: bool = Field(True, alias="FLOWER_PERSISTENT")
-    flower_db: Path = Field(default_factory=lambda data: data["var_dir"] / "flower" / "flower-state",
-                            alias="FLOWER_DB")
+    flower_db: Path = Field(
+        default_factory=lambda data: data["var_dir"] / "flower" / "flower-state", alias="FLOWER_DB")
     flower_state_save_interval: int = Field(60_000, alias="FLOWER_STATE_SAVE_INTERVAL")  # ms
     flower_max_tasks: int = Field(10_000, alias="FLOWER_MAX_TASKS")
     flower_max_workers: int = Field(500, alias="FLOWER_MAX_WORKERS")
@@ -264,10 +142,10 @@ class Settings(_FromEnvironment):
 
     _to_seconds = field_validator("eta_horizon", "republish_grace", "sending_lease",
                                   "quiet_hours_spread", "idempotency_ttl", mode="before")(
-        lambda value: _seconds(value))
+        lambda value: seconds(value))
     _to_flag = field_validator("quorum_queues", "rate_limits_enabled", "flower_persistent",
                                mode="before")(
-        lambda value: _flag(value))
+        lambda value: flag(value))
     _rate_limit = field_validator("rate_limit_writes", "rate_limit_reads")(
         lambda value: check_rate_limit(value))
 

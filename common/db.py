@@ -43,7 +43,7 @@ def _tune_sqlite(engine) -> None:
 
 
 def create_base_app(config: Settings, name: str = "herald") -> Flask:
-    """A Flask app bound to the database and to `config`: the API builds on it, workers use it bare."""
+    """A Flask app bound to the database and to `config`: the API builds on it, workers use it."""
     # Every process that touches the database builds this app first: from here
     # on, no log line it writes carries an address, a key or a row's values.
     redact_every_log_record()
