@@ -26,15 +26,14 @@ import os
 from pathlib import Path
 
 from common import multiprocess
-from common.config import PROJECT_ROOT, settings
+from common.config import settings
 from common.redaction import redact_every_log_record
 
 redact_every_log_record()  # the master's lines too
 _config = settings()
 _own_directory: Path | None = None
 if not os.environ.get(multiprocess.ENV):
-    _own_directory = multiprocess.start_directory(
-        _config.metrics_dir or PROJECT_ROOT / "var" / "metrics", "api")
+    _own_directory = multiprocess.start_directory(_config.metrics_dir, "api")
 
 
 # The request line without its query string (and no referer): a query such as

@@ -11,6 +11,7 @@ from api import (
 from api.body_limit import refuse_oversized_body
 from api.errors import register_error_handlers
 from api.rate_limits import init_rate_limits
+from common.celery_app import celery_init_app
 from common.config import PROJECT_ROOT, Settings, settings as current_settings
 from common.db import create_base_app, db
 
@@ -24,6 +25,7 @@ def create_app(config: Settings | None = None) -> Flask:
     register_error_handlers(app)
     app.before_request(refuse_oversized_body)
     init_rate_limits(app, config)
+    celery_init_app(app)  # publishing uses the Celery app built from these settings
     for blueprint in (health.bp, metrics.bp, notifications.bp, recipients.bp, reminders.bp,
                       receipts.bp, cli.bp, openapi.bp, docs.bp):
         app.register_blueprint(blueprint)

@@ -1,17 +1,19 @@
 """The one Celery app: its reliability settings, topology and periodic jobs.
 
-The API uses it only to publish (by task name); the workers register their
-tasks on it. Nothing here imports the workers.
+The API uses it only to publish (by task name); the workers list their task
+modules in `include`. Nothing here imports the workers. Flask's pattern: the
+Celery app is built from the Flask app's settings and kept in its extensions.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Sequence
 
-from celery import Celery
+from celery import Celery, Task
+from flask import Flask, current_app
 
 from common import topology
-from common.config import Settings, settings as current_settings
+from common.config import Settings
 
 
 def _transport_options(config: Settings) -> dict:
@@ -28,8 +30,10 @@ def _transport_options(config: Settings) -> dict:
     return {"confirm_publish": True, "confirm_timeout": config.publish_timeout}
 
 
-def create_celery(config: Settings) -> Celery:
-    app = Celery("herald", broker=config.broker_url, set_as_current=False)
+def create_celery(config: Settings, include: Sequence[str] = (), task_cls: type | str | None = None
+                  ) -> Celery:
+    app = Celery("herald", broker=config.broker_url, set_as_current=False, include=list(include),
+                 task_cls=task_cls)
     app.conf.update(
         task_queues=topology.task_queues(config.quorum_queues),
         task_routes=topology.task_routes(),
@@ -76,7 +80,23 @@ def create_celery(config: Settings) -> Celery:
     return app
 
 
-@lru_cache(maxsize=1)
+def celery_init_app(flask_app: Flask, include: Sequence[str] = ()) -> Celery:
+    """Build the Celery app from `flask_app`'s settings and keep it in its extensions.
+
+    Every task runs inside the Flask app's context, so it reads the settings
+    (and the database session) of the app it runs in.
+    """
+
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with flask_app.app_context():
+                return super().__call__(*args, **kwargs)
+
+    app = create_celery(flask_app.config["HERALD_SETTINGS"], include, FlaskTask)
+    flask_app.extensions["celery"] = app
+    return app
+
+
 def celery_app() -> Celery:
-    """The process-wide Celery app."""
-    return create_celery(current_settings())
+    """The Celery app of the Flask app this code runs in."""
+    return current_app.extensions["celery"]

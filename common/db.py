@@ -9,7 +9,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.orm import DeclarativeBase
 
-from common.config import Settings, settings as current_settings
+from common.config import Settings
 from common.redaction import redact_every_log_record
 
 
@@ -42,9 +42,8 @@ def _tune_sqlite(engine) -> None:
         cursor.close()
 
 
-def create_base_app(config: Settings | None = None, name: str = "herald") -> Flask:
-    """A Flask app bound to the database: the API builds on it, workers use it bare."""
-    config = config or current_settings()
+def create_base_app(config: Settings, name: str = "herald") -> Flask:
+    """A Flask app bound to the database and to `config`: the API builds on it, workers use it."""
     # Every process that touches the database builds this app first: from here
     # on, no log line it writes carries an address, a key or a row's values.
     redact_every_log_record()

@@ -1,28 +1,24 @@
-"""The worker side of the Celery app: a database context around every task."""
+"""The worker side of the Celery app: built from the settings, its task modules listed in `include`."""
 
 from __future__ import annotations
 
-from celery import Task
 from celery.signals import (after_setup_logger, after_setup_task_logger, worker_init,
                             worker_process_init, worker_process_shutdown)
 from celery.utils.log import get_multiprocessing_logger
 
 from common import logs
-from common.celery_app import celery_app
-from common.config import settings
+from common.celery_app import celery_init_app
+from common.config import Settings, settings as settings_from_environment
 from common.db import create_base_app, db
 from workers import providers
 
-app = celery_app()
-flask_app = create_base_app(name="herald-worker")
+# Task modules, loaded by name when the worker starts: none of them imports this one.
+TASK_MODULES = ("workers.delivery", "workers.maintenance")
 
-
-class DatabaseTask(Task):
-    """Runs each task inside its own app context, so its session ends with it."""
-
-    def __call__(self, *args, **kwargs):
-        with flask_app.app_context():
-            return super().__call__(*args, **kwargs)
+flask_app = create_base_app(settings_from_environment(), name="herald-worker")
+app = celery_init_app(flask_app, include=TASK_MODULES)
+app.set_default()  # the app @shared_task binds to, in this process
+config: Settings = flask_app.config["HERALD_SETTINGS"]
 
 
 @worker_process_init.connect
@@ -36,7 +32,7 @@ def _fresh_connections_after_fork(**_kwargs):
 def _check_provider_settings(**_kwargs):
     # Bad vendor settings (an unreadable key file, say) stop the worker here,
     # loudly, instead of failing deliveries one by one.
-    providers.check_configuration(settings())
+    providers.check_configuration(config)
 
 
 @worker_process_shutdown.connect
@@ -48,9 +44,5 @@ def _close_providers(**_kwargs):
 @after_setup_task_logger.connect
 def _log_format(logger=None, **_kwargs):
     # LOG_FORMAT=json: where Celery writes (stderr, --logfile) stays, each line becomes JSON.
-    if settings().log_format == "json":
+    if config.log_format == "json":
         logs.use_json(logger, get_multiprocessing_logger())
-
-
-# Register the tasks.
-from workers import delivery, maintenance  # noqa: E402,F401

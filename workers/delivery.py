@@ -11,13 +11,14 @@ import logging
 import random
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import shared_task
+from flask import current_app
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from common import channels, dispatch, metrics, topology
-from common.config import settings
+from common.config import Settings
 from common.db import db
 from common.lifecycle import claim_for_delivery, defer, mark_failed, mark_retrying, mark_sent
 from common.logs import fields, mask_recipient
@@ -25,10 +26,10 @@ from common.models import Notification, utcnow
 from common.quiet_hours import in_quiet_hours
 from common.scheduling import QuietRule, Schedule, retry_delay, schedule_delivery
 from common.statuses import PENDING
-from workers.app import DatabaseTask, app
 from workers.health import report_provider_health
+from workers.outcomes import Attempt, Outcome
 from workers.providers import provider_for
-from workers.providers.base import DeliveryRequest, PermanentError, TransientError
+from workers.providers.base import DeliveryRequest, PermanentError, Provider, TransientError
 from workers.recipients import TOKEN_GONE, forget_push_token
 
 log = logging.getLogger(__name__)
@@ -43,59 +44,25 @@ DATABASE_RETRIES = 10
 DATABASE_RETRY_MAX_DELAY = 30.0
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """One claimed delivery attempt, as the worker knows it once the connection is released."""
-
-    request: DeliveryRequest
-    token: uuid.UUID
-    sandbox: bool
-    quiet: QuietRule | None  # None when no window applies, or the notification is critical
-    worker: str
-    # Recording the outcome may wait out a database outage, but not past the lease.
-    record_until: float
-    service: str
-    recipient_ref: str | None  # the stored recipient the address came from
-
-    @property
-    def own_claim(self):
-        return (Notification.dispatch_token == self.token,)
-
-
-class Outcome(str):
-    """What one attempt came to: the text of the task's log line, plus the facts the line carries.
-
-    `kind` is sent | retrying | failed | deferred (as herald_deliveries_total
-    counts them), or superseded when another claim had taken the row over
-    before the outcome could be written.
-    """
-
-    def __new__(cls, text: str, kind: str, attempt: Attempt, reason: str | None = None):
-        outcome = super().__new__(cls, text)
-        outcome.kind, outcome.reason = kind, reason
-        outcome.attempt, outcome.recipient = attempt.request.attempt, attempt.request.recipient
-        return outcome
-
-
-def _recorded(attempt: Attempt, kind: str, text: str, reason: str | None, written: bool) -> Outcome:
+def _recorded(attempt: Attempt, kind: str, reason: str | None, written: bool, **facts) -> Outcome:
     """Count an outcome whose status change was committed; one that lost its claim is not."""
     if not written:
-        return Outcome(text, "superseded", attempt, reason)
+        return Outcome.of(attempt, "superseded", reason, meant=kind, **facts)
     metrics.delivery_recorded(attempt.request.channel, kind, reason)
-    return Outcome(text, kind, attempt, reason)
+    return Outcome.of(attempt, kind, reason, **facts)
 
 
-def deliver(channel: str, notification_id: str, token: str, worker: str) -> str:
-    """One delivery attempt; returns what happened, for the task's log line."""
-    config = settings()
+def deliver(channel: str, notification_id: str, token: str, worker: str, config: Settings
+            ) -> Outcome:
+    """One delivery attempt under `config`; returns what happened."""
     nid, tok = uuid.UUID(notification_id), uuid.UUID(token)
     now = utcnow()
     claimed = claim_for_delivery(nid, tok, worker=worker, now=now, lease=config.sending_lease)
     if claimed is None:
         db.session.rollback()
-        return explain_unclaimed(nid, tok)
+        return explain_unclaimed(nid, tok, config)
     attempt = Attempt(
-        request=_request_from(claimed), token=tok, sandbox=claimed.sandbox,
+        request=_request_from(claimed), token=tok, config=config, sandbox=claimed.sandbox,
         quiet=None if claimed.priority == "critical" else QuietRule.from_json(claimed.quiet_hours),
         worker=worker,
         record_until=time.monotonic() + 0.8 * config.sending_lease.total_seconds(),
@@ -107,20 +74,20 @@ def deliver(channel: str, notification_id: str, token: str, worker: str) -> str:
     db.session.commit()
     db.session.close()  # give the connection back before the slow provider call
 
-    outcome = _send_and_record(attempt)
-    vendor = channels.channel(channel).provider_name(config)
-    if not attempt.sandbox and vendor != "sandbox":
-        report_provider_health(channel, vendor, provider_for(channel, config), utcnow())
+    # The provider is chosen once: the same one sends, is timed and reports its health.
+    provider_name = "sandbox" if attempt.sandbox else channels.channel(channel).provider_name(config)
+    provider = provider_for(channel, config, attempt.sandbox)
+    outcome = _send_and_record(attempt, provider_name, provider)
+    if provider_name != "sandbox":
+        report_provider_health(channel, provider_name, provider, utcnow())
     return outcome
 
 
-def _send_and_record(attempt: Attempt) -> str:
+def _send_and_record(attempt: Attempt, provider_name: str, provider: Provider) -> Outcome:
     request = attempt.request
-    config = settings()
-    provider_name = "sandbox" if attempt.sandbox else channels.channel(request.channel).provider_name(config)
     try:
         with metrics.provider_call(request.channel, provider_name):
-            receipt = provider_for(request.channel, config, attempt.sandbox).send(request)
+            receipt = provider.send(request)
     except TransientError as error:
         return _retry_or_fail(attempt, error.code, error.message, error.retry_after)
     except PermanentError as error:
@@ -132,7 +99,7 @@ def _send_and_record(attempt: Attempt) -> str:
                                  attempt.record_until)
         if code in TOKEN_GONE and attempt.recipient_ref is not None:
             forget_push_token(attempt.service, attempt.recipient_ref, request.recipient)
-        return _recorded(attempt, metrics.FAILED, f"failed: {code}", code, failed is not None)
+        return _recorded(attempt, metrics.FAILED, code, failed is not None)
     except Exception as error:  # an unexpected bug in a provider must not strand the row
         log.exception("provider raised unexpectedly for %s", request.notification_id)
         return _retry_or_fail(attempt, "provider_error", repr(error), None)
@@ -148,9 +115,9 @@ def _send_and_record(attempt: Attempt) -> str:
 
     sent = _commit_outcome(write_sent, attempt.record_until)
     if sent is None:
-        return Outcome("sent, but another claim had taken the row over", "superseded", attempt)
+        return Outcome.of(attempt, "superseded", meant=metrics.SENT)
     metrics.delivery_sent(request.channel, **sent)
-    return Outcome("sent", metrics.SENT, attempt)
+    return Outcome.of(attempt, metrics.SENT)
 
 
 def _commit_outcome(write, until: float):
@@ -187,23 +154,23 @@ def _allowed_time(attempt: Attempt, due: datetime, reason: str) -> Schedule:
     """`due`, or the end of the recipient's quiet hours (spread) when it falls inside them."""
     return schedule_delivery(due, reason=reason, rule=attempt.quiet, critical=False,
                              key=attempt.request.notification_id,
-                             spread_interval=settings().quiet_hours_spread)
+                             spread_interval=attempt.config.quiet_hours_spread)
 
 
-def _defer_for_quiet_hours(attempt: Attempt, now: datetime) -> str:
+def _defer_for_quiet_hours(attempt: Attempt, now: datetime) -> Outcome:
     schedule = _allowed_time(attempt, now, "deferred")
     deferred = defer(attempt.request.notification_id, attempt.token,
                      deliver_at=schedule.deliver_at, reason=schedule.reason,
-                     detail=schedule.detail, horizon=settings().eta_horizon,
+                     detail=schedule.detail, horizon=attempt.config.eta_horizon,
                      worker=attempt.worker, now=now)
     db.session.commit()  # publishes it under its new token, unless it is beyond the horizon
-    return _recorded(attempt, metrics.DEFERRED,
-                     f"deferred to {schedule.deliver_at.isoformat()}: quiet hours", None,
-                     deferred is not None)
+    return _recorded(attempt, metrics.DEFERRED, None, deferred is not None,
+                     next_at=schedule.deliver_at)
 
 
-def _retry_or_fail(attempt: Attempt, code: str, message: str, retry_after: float | None) -> str:
-    config = settings()
+def _retry_or_fail(attempt: Attempt, code: str, message: str, retry_after: float | None
+                   ) -> Outcome:
+    config = attempt.config
     request = attempt.request
     now = utcnow()
     if request.attempt >= config.max_attempts:
@@ -212,8 +179,7 @@ def _retry_or_fail(attempt: Attempt, code: str, message: str, retry_after: float
             worker=attempt.worker,
             error_message=f"gave up after {request.attempt} attempts: {message}"),
             attempt.record_until)
-        return _recorded(attempt, metrics.FAILED, f"failed: {code} (attempts exhausted)", code,
-                         failed is not None)
+        return _recorded(attempt, metrics.FAILED, code, failed is not None, exhausted=True)
     delay = retry_delay(request.attempt, base=config.retry_base_delay, cap=config.retry_max_delay,
                         jitter=random.random(), retry_after=retry_after)
     # The next attempt also keeps out of the recipient's quiet hours.
@@ -224,45 +190,46 @@ def _retry_or_fail(attempt: Attempt, code: str, message: str, retry_after: float
         request.notification_id, error_code=code, error_message=message, deliver_at=deliver_at,
         horizon=config.eta_horizon, now=now, where=attempt.own_claim, worker=attempt.worker),
         attempt.record_until)
-    return _recorded(attempt, metrics.RETRYING,
-                     f"retrying in {(deliver_at - now).total_seconds():.1f}s: {code}", code,
-                     retried is not None)
+    return _recorded(attempt, metrics.RETRYING, code, retried is not None,
+                     next_at=deliver_at, wait=(deliver_at - now).total_seconds())
 
 
-def explain_unclaimed(nid: uuid.UUID, token: uuid.UUID) -> str:
+def explain_unclaimed(nid: uuid.UUID, token: uuid.UUID, config: Settings) -> Outcome:
     """Say why a task found nothing to do; republish one that merely came early."""
     row = db.session.get(Notification, nid)
     if row is None:
-        return "stale: no such notification"
+        return Outcome("stale", "missing")
     if row.dispatch_token != token:
-        return f"stale: superseded ({row.status})"
+        return Outcome("stale", "superseded", status=row.status)
     if row.status not in PENDING:
-        return f"stale: already {row.status}"
+        return Outcome("stale", "finished", status=row.status)
     deliver_at = row.deliver_at  # read before the commit expires the row
-    republished = dispatch.republish_after_commit(row, utcnow(), settings().eta_horizon)
+    republished = dispatch.republish_after_commit(row, utcnow(), config.eta_horizon)
     db.session.commit()
-    if not republished:  # too far ahead for the broker to hold
-        return f"early: left to the relay for {deliver_at.isoformat()}"
-    return f"early: republished for {deliver_at.isoformat()}"
+    # Too far ahead for the broker to hold: left to the relay.
+    return Outcome("early", next_at=deliver_at, to_relay=not republished)
 
 
-def delivery_log_fields(channel: str, notification_id: str, worker: str, outcome: str) -> dict:
-    """The structured fields of a delivery task's log line; the address masked."""
-    if isinstance(outcome, Outcome):
-        kind, reason, attempt = outcome.kind, outcome.reason, outcome.attempt
-        to = mask_recipient(channel, outcome.recipient)
-    else:  # nothing claimed ("stale: ...", "early: ..."), or the database was unavailable
-        kind, reason, attempt, to = outcome.partition(":")[0], None, None, None
+def delivery_log_fields(channel: str, notification_id: str, worker: str, outcome: Outcome) -> dict:
+    """The structured fields of a delivery task's log line; the address masked.
+
+    Only what a claim produced carries an error code as its reason: a stale
+    task's reason is not one.
+    """
+    claimed = outcome.attempt is not None
     return fields(event="delivery", notification_id=notification_id, channel=channel,
-                  attempt=attempt, worker=worker, outcome=kind, reason=reason, to=to)
+                  attempt=outcome.attempt, worker=worker, outcome=outcome.kind,
+                  reason=outcome.reason if claimed else None,
+                  to=mask_recipient(channel, outcome.recipient) if claimed else None)
 
 
 def _make_delivery_task(channel: str):
-    @app.task(name=topology.delivery_task_name(channel), base=DatabaseTask, bind=True,
-              max_retries=DATABASE_RETRIES)
+    @shared_task(name=topology.delivery_task_name(channel), bind=True,
+                 max_retries=DATABASE_RETRIES)
     def deliver_task(self, notification_id: str, token: str) -> str:
+        config = current_app.config["HERALD_SETTINGS"]  # the settings of the app it runs in
         try:
-            outcome = deliver(channel, notification_id, token, self.request.hostname)
+            outcome = deliver(channel, notification_id, token, self.request.hostname, config)
         except DATABASE_UNAVAILABLE as error:
             # Failing would ack the message and leave the row to the relay's
             # grace period (minutes); the same id and token, a little later,
@@ -273,7 +240,7 @@ def _make_delivery_task(channel: str):
             log.warning("%s %s: database unavailable, trying again in %.1fs: %s",
                         channel, notification_id, delay, error,
                         extra=delivery_log_fields(channel, notification_id, self.request.hostname,
-                                                  "database_unavailable"))
+                                                  Outcome("database_unavailable")))
             raise self.retry(exc=error, countdown=delay) from error
         log.info("%s %s: %s", channel, notification_id, outcome,
                  extra=delivery_log_fields(channel, notification_id, self.request.hostname, outcome))

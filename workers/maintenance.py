@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from celery import shared_task
+from flask import current_app
+
 from common import topology
-from common.config import settings
 from common.models import utcnow
 from common.recovery import purge_idempotency_keys, relay_due, sweep_expired_leases
-from workers.app import DatabaseTask, app
 
 
-@app.task(name=topology.RELAY_TASK, base=DatabaseTask)
+@shared_task(name=topology.RELAY_TASK)
 def relay() -> int:
-    return relay_due(settings(), utcnow())
+    return relay_due(current_app.config["HERALD_SETTINGS"], utcnow())
 
 
-@app.task(name=topology.SWEEP_TASK, base=DatabaseTask, bind=True)
+@shared_task(name=topology.SWEEP_TASK, bind=True)
 def sweep(self) -> int:
-    now = utcnow()
-    recovered = sweep_expired_leases(settings(), now, worker=self.request.hostname)
-    purge_idempotency_keys(settings(), now)
+    config, now = current_app.config["HERALD_SETTINGS"], utcnow()
+    recovered = sweep_expired_leases(config, now, worker=self.request.hostname)
+    purge_idempotency_keys(config, now)
     return recovered

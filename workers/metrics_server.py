@@ -29,7 +29,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import click
 
 from common import multiprocess
-from common.config import PROJECT_ROOT, settings
+from common.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -93,21 +93,19 @@ def _is_worker_command() -> bool:
     return context is not None and context.invoked_subcommand == "worker"
 
 
-def prepare() -> PoolMetrics | None:
+def prepare(config: Settings) -> PoolMetrics | None:
     """In `celery worker`'s main process with a metrics port: the directory and the bound port.
 
     Must run before anything creates a metric (workers/__init__.py calls it
     before importing the tasks).
     """
     global _started
-    config = settings()
     if _started is not None or not config.worker_metrics_port or not _is_worker_command():
         return _started
     if "common.metrics" in sys.modules:
         log.error("metrics were defined before the pool's directory existed; not serving them")
         return None
-    directory = multiprocess.start_directory(config.metrics_dir or PROJECT_ROOT / "var" / "metrics",
-                                             "worker")
+    directory = multiprocess.start_directory(config.metrics_dir, "worker")
     multiprocess.switch_to_multiprocess()
     from prometheus_client import CollectorRegistry, make_wsgi_app
 

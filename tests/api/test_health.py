@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import time
-from dataclasses import replace
 
 import pytest
 
@@ -14,6 +13,7 @@ from common.config import SmtpSettings, TwilioSettings, settings
 from common.topology import delivery_task_name
 from tests.support.broker import purge
 from tests.support.factories import email_body, sms_body
+from tests.support.settings import replace
 
 QUEUES = ("push", "email", "sms", "maintenance")
 

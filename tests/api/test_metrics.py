@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -20,6 +19,7 @@ from tests.api.helpers import assert_error
 from tests.support.broker import purge
 from tests.support.clock import days_ahead, naive
 from tests.support.factories import email_body, push_body, sms_body
+from tests.support.settings import replace
 
 STATUSES = [s.value for s in Status]
 

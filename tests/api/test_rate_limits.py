@@ -12,7 +12,6 @@ import os
 import socket
 import sys
 import uuid
-from dataclasses import replace
 
 import pytest
 import requests
@@ -23,6 +22,7 @@ from common.models import ApiKey, utcnow
 from tests.api.helpers import assert_error, stored_counts
 from tests.support.factories import push_body
 from tests.support.processes import HeraldProcess
+from tests.support.settings import replace
 from tests.support.waiting import wait_until
 
 # Windows of a minute: a test's few requests all fall inside one.

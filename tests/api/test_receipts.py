@@ -9,7 +9,6 @@ as a request forwarded by a proxy would.
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -20,6 +19,7 @@ from common.models import Notification, utcnow
 from tests.api.helpers import assert_error
 from tests.support.factories import events_of, fetch
 from tests.support.fake_twilio import status_callback_params
+from tests.support.settings import replace
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "auth-token-" + uuid.uuid4().hex

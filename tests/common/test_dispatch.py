@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import uuid
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -21,6 +20,7 @@ from common.config import settings
 from common.models import Notification, utcnow
 from tests.support.broker import purge, take_published
 from tests.support.factories import fetch
+from tests.support.settings import replace
 
 HORIZON = settings().eta_horizon
 

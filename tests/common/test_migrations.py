@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from common.config import settings
 from common.db import db
+from tests.support.settings import replace
 
 
 def schema_differences(engine) -> list:

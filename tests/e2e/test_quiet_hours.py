@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from common.config import settings
 from common.models import Recipient, utcnow
 from tests.support.clock import days_ahead, naive
 from tests.support.factories import events_of, fetch, push_body
+from tests.support.settings import replace
 from tests.support.waiting import wait_until
 
 NEW_YORK = "America/New_York"

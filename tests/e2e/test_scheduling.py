@@ -7,7 +7,6 @@ consumer, so no push pool is started before it.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from common.models import utcnow
 from tests.support.broker import purge, queue_counts, queue_depth
 from tests.support.factories import events_of, fetch, push_body
 from tests.support.processes import start_beat, start_worker, stop_all
+from tests.support.settings import replace
 from tests.support.waiting import wait_until
 
 # The acceptance bound for a scheduled delivery: sent within a second of its time.

@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from dataclasses import replace
 
 import pytest
 
 from common.config import settings
 from tests.support import services
 from tests.support.factories import push_body
+from tests.support.settings import replace
 from tests.support.tcp_proxy import TcpProxy
 
 # Past this a request was held up by the outage: the storage timeout is 0.5 s.

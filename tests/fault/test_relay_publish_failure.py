@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -27,6 +26,7 @@ from common.recovery import relay_due, sweep_expired_leases
 from tests.fault.harness import Stopwatch, post_notifications, report, via_proxy
 from tests.support.broker import purge, take_published
 from tests.support.factories import fetch, push_body
+from tests.support.settings import replace
 
 # The production timings: a row the relay has marked as enqueued is not looked
 # at again for REPUBLISH_GRACE (5 min), which is what a failed publish must not wait for.

@@ -72,12 +72,11 @@ def drop_database(name: str) -> None:
 
 def migrate(url: str) -> None:
     """Run the Alembic migrations, as `flask db upgrade` does."""
-    from dataclasses import replace
-
     from flask_migrate import upgrade
 
     from api import create_app
     from common.config import settings
+    from tests.support.settings import replace
 
     app = create_app(replace(settings(), database_url=url))
     with app.app_context():

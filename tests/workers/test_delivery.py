@@ -7,9 +7,9 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from flask import current_app
 from sqlalchemy import select, text
 
-from common.config import settings
 from common.lifecycle import claim_for_delivery
 from common.models import Notification, utcnow
 from tests.support.broker import take_published
@@ -21,15 +21,22 @@ from workers.providers.base import Receipt
 WORKER = "push@test-host"
 
 
-def deliver(notification: Notification, token: uuid.UUID | None = None, worker: str = WORKER) -> str:
+def settings():
+    """The settings of the app the test runs in, as a task gets them."""
+    return current_app.config["HERALD_SETTINGS"]
+
+
+def deliver(notification: Notification, token: uuid.UUID | None = None, worker: str = WORKER
+            ) -> delivery.Outcome:
     token = notification.dispatch_token if token is None else token
-    return delivery.deliver(notification.channel, str(notification.id), str(token), worker)
+    return delivery.deliver(notification.channel, str(notification.id), str(token), worker,
+                            settings())
 
 
 def test_a_due_row_is_claimed_sent_and_each_step_names_the_worker(db, make_notification, outbox):
     n = make_notification()
 
-    assert deliver(n) == "sent"
+    assert deliver(n).kind == "sent"
 
     row = fetch(str(n.id))
     assert (row.status, row.attempts, row.lease_expires_at) == ("sent", 1, None)
@@ -61,7 +68,7 @@ def test_the_claim_is_committed_with_a_lease_before_the_provider_is_called(
 
     monkeypatch.setattr(delivery, "provider_for", lambda channel, config, sandbox=False: WatchingProvider())
     before = utcnow()
-    assert deliver(n) == "sent"
+    assert deliver(n).kind == "sent"
     after = utcnow()
 
     assert seen["connections held by the task"] == 0
@@ -77,7 +84,7 @@ def test_a_task_with_a_stale_token_does_nothing(db, make_notification, outbox):
 
     outcome = deliver(n, token=uuid.uuid4())
 
-    assert outcome == "stale: superseded (scheduled)"
+    assert (outcome.kind, outcome.reason, outcome.status) == ("stale", "superseded", "scheduled")
     row = fetch(str(n.id))
     assert (row.status, row.attempts, row.dispatch_token) == ("scheduled", 0, n.dispatch_token)
     assert events_of(str(n.id)) == []
@@ -90,7 +97,7 @@ def test_a_task_for_a_row_that_is_not_pending_does_nothing(db, make_notification
 
     outcome = deliver(n)
 
-    assert outcome == f"stale: already {status}"
+    assert (outcome.kind, outcome.reason, outcome.status) == ("stale", "finished", status)
     row = fetch(str(n.id))
     assert (row.status, row.attempts, row.updated_at) == (status, n.attempts, n.updated_at)
     assert events_of(str(n.id)) == []
@@ -104,7 +111,7 @@ def test_a_row_not_yet_due_is_not_claimed_and_its_task_waits_for_its_time(
 
     outcome = deliver(n)
 
-    assert outcome.startswith("early: republished")
+    assert (outcome.kind, outcome.next_at, outcome.to_relay) == ("early", deliver_at, False)
     row = fetch(str(n.id))
     assert (row.status, row.attempts, row.lease_expires_at) == ("scheduled", 0, None)
     assert events_of(str(n.id)) == []
@@ -122,7 +129,7 @@ def test_an_early_task_for_a_row_beyond_the_horizon_goes_back_to_the_relay(
 
     outcome = deliver(n)
 
-    assert outcome.startswith("early: left to the relay")
+    assert (outcome.kind, outcome.next_at, outcome.to_relay) == ("early", n.deliver_at, True)
     row = fetch(str(n.id))
     assert (row.status, row.enqueued_at, row.dispatch_token) == ("scheduled", None, n.dispatch_token)
     assert take_published("push") == []
@@ -167,12 +174,13 @@ def _sessions_waiting_on_a_lock(db) -> int:
 
 def test_two_tasks_racing_with_the_same_token_deliver_once(app, db, make_notification, outbox):
     rows = [make_notification() for _ in range(10)]
-    outcomes: dict[uuid.UUID, list[str]] = {n.id: [] for n in rows}
+    outcomes: dict[uuid.UUID, list[delivery.Outcome]] = {n.id: [] for n in rows}
 
     def run(n: Notification, barrier: threading.Barrier, worker: str) -> None:
         with app.app_context():
             barrier.wait(5)
-            outcomes[n.id].append(delivery.deliver("push", str(n.id), str(n.dispatch_token), worker))
+            outcomes[n.id].append(delivery.deliver("push", str(n.id), str(n.dispatch_token), worker,
+                                                   settings()))
 
     for n in rows:
         barrier = threading.Barrier(2)
@@ -183,8 +191,8 @@ def test_two_tasks_racing_with_the_same_token_deliver_once(app, db, make_notific
             racer.join(30)
 
     for n in rows:
-        won, lost = sorted(outcomes[n.id], key=lambda outcome: outcome != "sent")
-        assert won == "sent" and lost.startswith("stale: already"), outcomes[n.id]
+        won, lost = sorted(outcomes[n.id], key=lambda outcome: outcome.kind != "sent")
+        assert won.kind == "sent" and (lost.kind, lost.reason) == ("stale", "finished"), outcomes[n.id]
         assert fetch(str(n.id)).attempts == 1
         assert [e.status for e in events_of(str(n.id))] == ["sending", "sent"]
     assert outbox.counts("push") == {str(n.id): 1 for n in rows}
@@ -199,7 +207,7 @@ def test_a_transient_failure_schedules_the_next_attempt_under_a_fresh_token(
     outcome = deliver(n)
     after = utcnow()
 
-    assert outcome.startswith("retrying in ") and outcome.endswith(": sandbox_unavailable")
+    assert (outcome.kind, outcome.reason) == ("retrying", "sandbox_unavailable")
     row = fetch(str(n.id))
     assert (row.status, row.attempts, row.error_code) == ("retrying", 1, "sandbox_unavailable")
     assert row.dispatch_token != n.dispatch_token
@@ -212,14 +220,16 @@ def test_a_transient_failure_schedules_the_next_attempt_under_a_fresh_token(
         ("sending", None), ("retrying", "sandbox_unavailable")]
     assert outbox.counts("push") == {}
     # The task that failed is now stale: only the new token may claim the row.
-    assert deliver(n, token=n.dispatch_token) == "stale: superseded (retrying)"
+    stale = deliver(n, token=n.dispatch_token)
+    assert (stale.kind, stale.reason, stale.status) == ("stale", "superseded", "retrying")
 
 
 def test_a_transient_failure_on_the_last_attempt_fails_for_good(db, make_notification, queues):
     last = settings().max_attempts
     n = make_notification(recipient="herald-fail-transient-99", status="retrying", attempts=last - 1)
 
-    assert deliver(n) == "failed: sandbox_unavailable (attempts exhausted)"
+    outcome = deliver(n)
+    assert (outcome.kind, outcome.reason, outcome.exhausted) == ("failed", "sandbox_unavailable", True)
 
     row = fetch(str(n.id))
     assert (row.status, row.attempts, row.error_code) == ("failed", last, "sandbox_unavailable")
@@ -230,7 +240,8 @@ def test_a_transient_failure_on_the_last_attempt_fails_for_good(db, make_notific
 def test_a_permanent_failure_fails_at_once(db, make_notification, outbox, queues):
     n = make_notification(recipient="herald-fail-permanent")
 
-    assert deliver(n) == "failed: sandbox_rejected"
+    outcome = deliver(n)
+    assert (outcome.kind, outcome.reason, outcome.exhausted) == ("failed", "sandbox_rejected", False)
 
     row = fetch(str(n.id))
     assert (row.status, row.attempts, row.error_code) == ("failed", 1, "sandbox_rejected")

@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 from common import multiprocess
+from common.config import settings
+from tests.support.settings import replace
 from workers import metrics_server
 
 
@@ -50,9 +52,9 @@ def test_the_live_gauges_of_exited_processes_are_forgotten(tmp_path):
          f"counter_{living}.db", f"histogram_{living}.db"])
 
 
-def test_nothing_is_prepared_outside_celery_worker(monkeypatch):
-    monkeypatch.setenv("WORKER_METRICS_PORT", "9999")
+def test_nothing_is_prepared_outside_celery_worker():
+    config = replace(settings(), worker_metrics_port=9999)
 
     # Here `workers` is imported by pytest, not by `celery worker`.
     assert metrics_server._is_worker_command() is False
-    assert metrics_server.prepare() is None
+    assert metrics_server.prepare(config) is None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 from common.config import settings
@@ -10,6 +9,7 @@ from common.models import IdempotencyKey, utcnow
 from common.recovery import purge_idempotency_keys, relay_due, sweep_expired_leases
 from tests.support.broker import take_published
 from tests.support.factories import events_of, fetch
+from tests.support.settings import replace
 from workers import delivery
 
 CONFIG = replace(
@@ -78,8 +78,8 @@ def test_relay_republishes_a_publish_that_was_never_claimed_and_the_old_task_goe
     assert row.enqueued_at == now and row.dispatch_token != lost.dispatch_token
     assert published_by_id() == {str(lost.id): (str(row.dispatch_token), None)}
     # Should the lost task turn up after all, it can no longer claim the row.
-    outcome = delivery.deliver("push", str(lost.id), str(lost.dispatch_token), "push@late")
-    assert outcome == "stale: superseded (scheduled)"
+    outcome = delivery.deliver("push", str(lost.id), str(lost.dispatch_token), "push@late", CONFIG)
+    assert (outcome.kind, outcome.reason, outcome.status) == ("stale", "superseded", "scheduled")
     assert fetch(str(lost.id)).attempts == 0
 
 

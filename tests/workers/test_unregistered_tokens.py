@@ -8,7 +8,6 @@ server, as in test_vendor_failures.py.
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -22,6 +21,7 @@ from common.models import ProviderHealth, Recipient, utcnow
 from tests.support import fake_fcm
 from tests.support.factories import events_of, fetch
 from tests.support.fake_fcm import FakeFcm
+from tests.support.settings import replace
 from workers import delivery
 from workers.providers import close_all
 
@@ -38,11 +38,9 @@ def fcm(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def real_fcm(fcm, monkeypatch):
-    """Deliveries go to the fake FCM; no provider or health report is carried between tests."""
-    _server, config = fcm
+def real_fcm(monkeypatch):
+    """No provider or health report is carried between tests."""
     close_all()
-    monkeypatch.setattr(delivery, "settings", lambda: config)
     monkeypatch.setattr(workers.health, "_reported", {})
     yield
     close_all()
@@ -72,12 +70,13 @@ def stored_tokens(service: str, external_id: str) -> list[str] | None:
     return None if recipient is None else recipient.push_tokens
 
 
-def deliver(n) -> str:
-    return delivery.deliver("push", str(n.id), str(n.dispatch_token), WORKER)
+def deliver(n, config) -> delivery.Outcome:
+    """Deliver under `config`: the settings that point FCM at the fake."""
+    return delivery.deliver("push", str(n.id), str(n.dispatch_token), WORKER, config)
 
 
-def assert_failed_unregistered(n, outcome: str) -> None:
-    assert outcome == "failed: fcm_unregistered"
+def assert_failed_unregistered(n, outcome: delivery.Outcome) -> None:
+    assert (outcome.kind, outcome.reason) == ("failed", "fcm_unregistered")
     row = fetch(str(n.id))
     assert (row.status, row.error_code, row.attempts, row.lease_expires_at) == (
         "failed", "fcm_unregistered", 1, None)
@@ -86,7 +85,7 @@ def assert_failed_unregistered(n, outcome: str) -> None:
 
 
 def test_an_unregistered_token_is_removed_from_the_recipient(fcm, make_notification, service, queues):
-    server, _config = fcm
+    server, config = fcm
     phone, tablet, watch = device_token(), device_token(), device_token()
     store_recipient(service, "user-1", [phone, tablet, watch])
     # The same id and token at another calling service is another person's record.
@@ -94,7 +93,7 @@ def test_an_unregistered_token_is_removed_from_the_recipient(fcm, make_notificat
     server.messages.script(tablet, fake_fcm.UNREGISTERED)
     n = make_notification(recipient=tablet, recipient_ref="user-1")
 
-    outcome = deliver(n)
+    outcome = deliver(n, config)
 
     assert_failed_unregistered(n, outcome)
     assert stored_tokens(service, "user-1") == [phone, watch]
@@ -105,78 +104,79 @@ def test_an_unregistered_token_is_removed_from_the_recipient(fcm, make_notificat
 
 
 def test_the_other_devices_are_still_delivered_to(fcm, make_notification, service, queues):
-    server, _config = fcm
+    server, config = fcm
     gone, alive = device_token(), device_token()
     store_recipient(service, "user-1", [gone, alive])
     server.messages.script(gone, fake_fcm.UNREGISTERED)
     group = [make_notification(recipient=token, recipient_ref="user-1") for token in (gone, alive)]
 
-    outcomes = [deliver(n) for n in group]
+    outcomes = [deliver(n, config) for n in group]
 
-    assert outcomes == ["failed: fcm_unregistered", "sent"]
+    assert [(o.kind, o.reason) for o in outcomes] == [("failed", "fcm_unregistered"), ("sent", None)]
     assert stored_tokens(service, "user-1") == [alive]
 
 
 def test_a_notification_without_a_recipient_ref_changes_no_recipient(fcm, make_notification, service,
                                                                     queues):
-    server, _config = fcm
+    server, config = fcm
     token, other = device_token(), device_token()
     store_recipient(service, "user-1", [token, other])
     server.messages.script(token, fake_fcm.UNREGISTERED)
     n = make_notification(recipient=token)  # sent to a raw address, not to a stored recipient
 
-    outcome = deliver(n)
+    outcome = deliver(n, config)
 
     assert_failed_unregistered(n, outcome)
     assert stored_tokens(service, "user-1") == [token, other]
 
 
 @pytest.mark.parametrize("reply, outcome", [
-    (fake_fcm.INVALID_ARGUMENT, "failed: fcm_invalid_argument"),
-    (fake_fcm.UNAVAILABLE, "retrying"),
-    (None, "sent"),
+    (fake_fcm.INVALID_ARGUMENT, ("failed", "fcm_invalid_argument")),
+    (fake_fcm.UNAVAILABLE, ("retrying", "fcm_unavailable")),
+    (None, ("sent", None)),
 ], ids=["other permanent error", "transient error", "accepted"])
 def test_only_unregistered_removes_a_token(fcm, make_notification, service, queues, reply, outcome):
-    server, _config = fcm
+    server, config = fcm
     token = device_token()
     store_recipient(service, "user-1", [token])
     if reply is not None:
         server.messages.script(token, reply)
     n = make_notification(recipient=token, recipient_ref="user-1")
 
-    assert deliver(n).startswith(outcome)
+    delivered = deliver(n, config)
+    assert (delivered.kind, delivered.reason) == outcome
 
     assert stored_tokens(service, "user-1") == [token]
 
 
 def test_a_recipient_deleted_meanwhile_does_not_trouble_the_delivery(fcm, make_notification, service,
                                                                    queues):
-    server, _config = fcm
+    server, config = fcm
     token = device_token()
     server.messages.script(token, fake_fcm.UNREGISTERED)
     n = make_notification(recipient=token, recipient_ref="gone-user")
 
-    outcome = deliver(n)
+    outcome = deliver(n, config)
 
     assert_failed_unregistered(n, outcome)
     assert stored_tokens(service, "gone-user") is None
 
 
 def test_a_token_already_removed_leaves_the_rest(fcm, make_notification, service, queues):
-    server, _config = fcm
+    server, config = fcm
     token, other = device_token(), device_token()
     store_recipient(service, "user-1", [other])  # e.g. the caller's PUT dropped it first
     server.messages.script(token, fake_fcm.UNREGISTERED)
     n = make_notification(recipient=token, recipient_ref="user-1")
 
-    assert_failed_unregistered(n, deliver(n))
+    assert_failed_unregistered(n, deliver(n, config))
     assert stored_tokens(service, "user-1") == [other]
 
 
 def test_a_failure_to_remove_the_token_never_undoes_the_outcome(fcm, make_notification, service, queues,
                                                                monkeypatch):
     """The database fails on the recipients table only, after the outcome was committed."""
-    server, _config = fcm
+    server, config = fcm
     token = device_token()
     store_recipient(service, "user-1", [token])
     server.messages.script(token, fake_fcm.UNREGISTERED)
@@ -193,7 +193,7 @@ def test_a_failure_to_remove_the_token_never_undoes_the_outcome(fcm, make_notifi
 
     monkeypatch.setattr(db.session, "execute", failing_on_recipients)
 
-    outcome = deliver(n)
+    outcome = deliver(n, config)
 
     failing = False
     assert touched, "the removal was never attempted"

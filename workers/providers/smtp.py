@@ -22,8 +22,6 @@ from workers.providers.email_headers import (MAX_DISPLAY_NAME_BYTES, address_pro
 
 log = logging.getLogger(__name__)
 
-SECURITY_MODES = ("starttls", "ssl", "plain")
-
 # Non-ASCII text goes out quoted-printable or base64, so the message is 7-bit
 # clean and any server takes it, with or without 8BITMIME.
 _MESSAGE_POLICY = SMTP_POLICY.clone(cte_type="7bit")
@@ -33,8 +31,6 @@ class SmtpProvider:
     """Sends email through one SMTP server, keeping one connection open between messages."""
 
     def __init__(self, settings: SmtpSettings, *, timeout: float):
-        if settings.security not in SECURITY_MODES:
-            raise ValueError(f"SMTP security must be one of {SECURITY_MODES}, not {settings.security!r}")
         configured = {"EMAIL_FROM": settings.from_address or ""}
         if settings.reply_to:
             configured["EMAIL_REPLY_TO"] = settings.reply_to

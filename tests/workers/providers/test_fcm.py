@@ -164,7 +164,7 @@ def scripted(reply):
 
 
 def unreachable_fcm(fcm, settings):
-    return replace(settings, endpoint=closed_port_url())
+    return settings.model_copy(update={"endpoint": closed_port_url()})
 
 
 def unknown_key(fcm, settings):
