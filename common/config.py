@@ -85,6 +85,8 @@ class Settings(FromEnvironment):
     # (a retry may repeat a message the provider had already accepted).
     lost_lease_fails: Annotated[frozenset[str], NoDecode] = Field(
         frozenset(), alias="LOST_LEASE_FAILS_CHANNELS")
+    # Channel modules from outside the project, loaded into the registry at start.
+    extra_channels: Annotated[tuple[str, ...], NoDecode] = Field((), alias="HERALD_EXTRA_CHANNELS")
     retry_base_delay: float = Field(5.0, alias="RETRY_BASE_DELAY_SECONDS")
     # Kept well below RabbitMQ's consumer_timeout (30 min) and the horizon.
     retry_max_delay: float = Field(300.0, alias="RETRY_MAX_DELAY_SECONDS")
@@ -154,6 +156,13 @@ class Settings(FromEnvironment):
     def _channel_list(cls, value):
         if isinstance(value, str):
             return frozenset(c.strip() for c in value.split(",") if c.strip())
+        return value
+
+    @field_validator("extra_channels", mode="before")
+    @classmethod
+    def _module_list(cls, value):
+        if isinstance(value, str):
+            return tuple(m.strip() for m in value.split(",") if m.strip())
         return value
 
     @field_validator("quiet_hours", mode="before")

@@ -13,7 +13,6 @@ the standard library.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import import_module
@@ -92,7 +91,9 @@ def register(channel: Channel) -> Channel:
 
 def _loaded() -> dict[str, Channel]:
     if not _channels:
-        extra = [m.strip() for m in os.environ.get(EXTRA_CHANNELS_VARIABLE, "").split(",") if m.strip()]
+        from common.config import settings  # the one settings object, read once at start
+
+        extra = settings().extra_channels
         # All or nothing: a module that fails to import must not leave a registry without it.
         found = [import_module(module).CHANNEL for module in (*BUILT_IN, *extra)]
         for channel in found:

@@ -19,7 +19,7 @@ ROW = re.compile(r"^\| `(?P<variable>[A-Z][A-Z0-9_]*)` \| (?P<default>[^|]*) \|"
 
 def shown(value) -> str | None:
     """A default as the table writes it; None for "no value" (written "(none...)")."""
-    if value is None or value == frozenset():
+    if value is None or value in (frozenset(), ()):
         return None
     if isinstance(value, bool):
         return str(value).lower()
