@@ -154,7 +154,7 @@ def create_notification(
 
 
 def find_notification(api_key: ApiKey, notification_id: str) -> Notification:
-    """The notification, if `api_key` may see it (api.visibility); 404 otherwise."""
+    """The notification, if `api_key` may see it (api.visibility); NotFound otherwise."""
     try:
         nid = uuid.UUID(notification_id)
     except ValueError:

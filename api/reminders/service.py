@@ -137,7 +137,7 @@ def members_of(group: NotificationGroup) -> list[Notification]:
 
 
 def find_group(api_key: ApiKey, group_id: str, *, for_update: bool = False) -> NotificationGroup:
-    """The reminder group, if `api_key` may see it (api.visibility); 404 otherwise."""
+    """The reminder group, if `api_key` may see it (api.visibility); NotFound otherwise."""
     try:
         gid = uuid.UUID(group_id)
     except ValueError:
