@@ -5,12 +5,17 @@ from __future__ import annotations
 from flask import Flask
 from flask_migrate import Migrate
 
-from api import (
-    cli, docs, health, metrics, notifications, openapi, receipts, recipients, reminders,
-)
+from api import docs, openapi_document
 from api.body_limit import refuse_oversized_body
 from api.errors import register_error_handlers
+from api.health import views as health
+from api.keys import commands as keys
+from api.metrics import views as metrics
+from api.notifications import views as notifications
 from api.rate_limits import init_rate_limits
+from api.receipts import views as receipts
+from api.recipients import views as recipients
+from api.reminders import views as reminders
 from common.celery_app import celery_init_app
 from common.config import PROJECT_ROOT, Settings, settings as current_settings
 from common.db import create_base_app, db
@@ -27,6 +32,6 @@ def create_app(config: Settings | None = None) -> Flask:
     init_rate_limits(app, config)
     celery_init_app(app)  # publishing uses the Celery app built from these settings
     for blueprint in (health.bp, metrics.bp, notifications.bp, recipients.bp, reminders.bp,
-                      receipts.bp, cli.bp, openapi.bp, docs.bp):
+                      receipts.bp, keys.bp, openapi_document.bp, docs.bp):
         app.register_blueprint(blueprint)
     return app

@@ -1,4 +1,4 @@
-"""One JSON shape for every error the API returns.
+"""One JSON shape for every error the API returns, and the one mapping of domain errors to HTTP.
 
     {"error": {"status": 422, "code": "invalid_request",
                "message": "to: not a valid E.164 phone number",
@@ -13,10 +13,14 @@ from flask import Flask, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.exceptions import HTTPException
 
+from common.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
+
 log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
+    """An answer decided by HTTP itself: a body that is not JSON, no API key, a bad signature."""
+
     def __init__(self, status: int, code: str, message: str, fields: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
@@ -25,10 +29,16 @@ class ApiError(Exception):
         self.fields = fields or {}
 
 
-def invalid(fields: dict[str, str], status: int = 422, code: str = "invalid_request") -> ApiError:
-    """A validation error naming each offending field."""
-    message = "; ".join(f"{name}: {problem}" for name, problem in fields.items())
-    return ApiError(status, code, message, fields)
+# Most specific first: a TooLarge is also an Invalid.
+_DOMAIN_STATUS = ((TooLarge, 413), (Invalid, 422), (NotFound, 404), (Conflict, 409))
+
+
+def http_status(error: DomainError) -> int:
+    return next((status for kind, status in _DOMAIN_STATUS if isinstance(error, kind)), 422)
+
+
+def as_api_error(error: DomainError) -> ApiError:
+    return ApiError(http_status(error), error.code, error.message, error.fields)
 
 
 class ErrorDetail(BaseModel):
@@ -73,6 +83,7 @@ _HTTP_CODES = {
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, error_response)
+    app.register_error_handler(DomainError, lambda error: error_response(as_api_error(error)))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

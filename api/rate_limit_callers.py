@@ -15,7 +15,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from api.auth import authenticate, hash_key
+from api.auth import authenticate
+from api.keys.service import hash_key
 from api.errors import ApiError
 from common.config import check_rate_limit
 from common.models import ApiKey

@@ -220,7 +220,7 @@ def report(args, rows: list[tuple[str, Calm, dict | None]]) -> None:
 
 def run(args, var_dir: Path, cleanup: ExitStack) -> None:
     from api import create_app
-    from api.auth import create_api_key
+    from api.keys.service import create_api_key
     from common.config import load_settings
 
     services.create_database(NAME)

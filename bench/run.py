@@ -101,7 +101,7 @@ def wait_until_serving(server: HeraldProcess, port: int, timeout: float = 60) ->
 def prepare_databases() -> str:
     """Migrate Herald's schema, create the baseline's table, and return a Herald API key."""
     from api import create_app
-    from api.auth import create_api_key
+    from api.keys.service import create_api_key
     from bench import baseline_app
 
     services.migrate(os.environ["DATABASE_URL"])

@@ -123,7 +123,7 @@ def client(app, db):
 
 @pytest.fixture
 def api_key(db):
-    from api.auth import create_api_key
+    from api.keys.service import create_api_key
 
     _key, secret = create_api_key("test-service")
     return secret

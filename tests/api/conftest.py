@@ -8,7 +8,7 @@ import pytest
 @pytest.fixture
 def other_auth(db):
     """Credentials of a different calling service, to check that services are kept apart."""
-    from api.auth import create_api_key
+    from api.keys.service import create_api_key
 
     _key, secret = create_api_key("other-service")
     return {"Authorization": f"Bearer {secret}"}

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import select, update
 
-from api.auth import hash_key
+from api.keys.service import hash_key
 from common.models import ApiKey, utcnow
 from tests.api.helpers import assert_error
 

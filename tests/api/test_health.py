@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from api import create_app, health
+from api import create_app
+from api.health import service as health
 from common.celery_app import create_celery
 from common.config import SmtpSettings, TwilioSettings, settings
 from common.topology import delivery_task_name

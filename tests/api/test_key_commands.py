@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from api.auth import create_api_key, hash_key
+from api.keys.service import create_api_key, hash_key
 from common.models import ApiKey
 from tests.api.helpers import assert_error
 

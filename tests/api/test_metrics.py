@@ -239,7 +239,7 @@ def test_the_count_reads_events_by_time_through_the_index(db):
     from sqlalchemy import distinct, func, text
     from sqlalchemy.dialects import postgresql
 
-    from api.metrics import events_in_period
+    from api.metrics.service import events_in_period
 
     until = utcnow()
     live_key = ApiKey(service="test-service", kind="live")

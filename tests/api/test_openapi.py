@@ -8,7 +8,7 @@ import uuid
 import pytest
 import schemathesis
 
-from api.openapi import undocumented_routes
+from api.openapi_document import undocumented_routes
 from tests.api.helpers import assert_error
 from tests.api.test_receipts import make_sms, receipts_app, twilio_client  # noqa: F401 (fixtures)
 
@@ -32,8 +32,8 @@ def test_every_route_is_in_the_document(app, client):
 
 
 def test_request_bodies_are_the_validating_models(client):
-    from api.reminder_schema import ReminderBody
-    from api.schemas import NotificationBody
+    from api.reminders.schema import ReminderBody
+    from api.notifications.schema import NotificationBody
 
     document = client.get("/openapi.json").get_json()
     schemas = document["components"]["schemas"]
@@ -93,7 +93,7 @@ def test_the_suites_own_calls_match_the_document(client, auth, contract):
     assert len(grouped.get_json()["notifications"]) == 2
     call("delete", "/v1/recipients/tenant/42", recipient)
 
-    from api.reminders import example_reminders, example_reschedule
+    from api.reminders.views import example_reminders, example_reschedule
     from common.models import utcnow
 
     made = call("post", "/v1/reminders", "/v1/reminders", json=example_reminders(utcnow()))
@@ -139,7 +139,7 @@ def test_the_docs_page_uses_only_bundled_files(client):
 
 def test_a_route_without_a_declaration_stops_the_document():
     from api import create_app
-    from api.openapi import build_document
+    from api.openapi_document import build_document
     from common.config import settings
     from common.models import utcnow
 

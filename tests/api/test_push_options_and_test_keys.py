@@ -19,7 +19,7 @@ TWENTY_EIGHT_DAYS = 28 * 24 * 3600
 @pytest.fixture
 def test_auth(db):
     """A test-mode key of the same service as `auth`."""
-    from api.auth import create_api_key
+    from api.keys.service import create_api_key
 
     _key, secret = create_api_key("test-service", kind="test")
     return {"Authorization": f"Bearer {secret}"}

@@ -60,7 +60,7 @@ def limited(limited_app):
 
 
 def bearer(service: str, kind: str = "live", **limits) -> dict:
-    from api.auth import create_api_key
+    from api.keys.service import create_api_key
     from common.db import db
 
     key, secret = create_api_key(service, kind)

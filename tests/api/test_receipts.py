@@ -47,7 +47,7 @@ def twilio_client(receipts_app, db):
 @pytest.fixture
 def make_sms(db):
     """Insert one committed SMS row, by default `sent` with Twilio's message SID; returns its id."""
-    from api.auth import create_api_key
+    from api.keys.service import create_api_key
 
     owner, _secret = create_api_key("receipts-test")
 

@@ -39,7 +39,7 @@ def pending(db):
 
     Returns a detached snapshot of the row as inserted; read it again with `fetch`.
     """
-    from api.auth import create_api_key
+    from api.keys.service import create_api_key
 
     key, _secret = create_api_key("test-service")
 

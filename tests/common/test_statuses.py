@@ -41,7 +41,7 @@ LEASE = timedelta(minutes=2)
 @pytest.fixture
 def row_in(db):
     """Insert one committed, due notification in the given status; returns its id and token."""
-    from api.auth import create_api_key
+    from api.keys.service import create_api_key
 
     owner, _secret = create_api_key("test-service")
 

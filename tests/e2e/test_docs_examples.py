@@ -43,7 +43,7 @@ def api(app, log_dir):
 def reader_dir(tmp_path, db):
     """Where a reader pastes the examples: the repository root after `make run`, as far as the
     examples can tell (a development key in var/dev-api-key)."""
-    from api.auth import create_api_key
+    from api.keys.service import create_api_key
 
     _key, secret = create_api_key("development")
     (tmp_path / "var").mkdir()

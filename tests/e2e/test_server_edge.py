@@ -101,7 +101,7 @@ def test_requests_within_the_limits_reach_the_app(api):
 
 
 def test_the_access_log_shows_neither_a_basic_auth_key_nor_an_address(api, db):
-    from api.auth import create_api_key
+    from api.keys.service import create_api_key
 
     process, base = api
     _key, secret = create_api_key("edge-service")

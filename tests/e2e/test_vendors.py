@@ -372,7 +372,7 @@ def test_a_hanging_vendor_times_out_is_retried_and_does_not_stall_the_pool(clien
 # --- e. test keys never reach a vendor -------------------------------------------------------------
 
 def test_a_test_key_uses_the_sandbox_even_with_vendors_configured(client, db, vendor_pools, fakes, outbox_dir):
-    from api.auth import create_api_key
+    from api.keys.service import create_api_key
 
     _key, secret = create_api_key("test-service", kind="test")
     test_auth = {"Authorization": f"Bearer {secret}"}

@@ -15,7 +15,7 @@ import time
 
 import requests
 
-from api.health import BROKER_CHECK_TIMEOUT
+from api.health.service import BROKER_CHECK_TIMEOUT
 from tests.fault.harness import Stopwatch, report, via_proxy
 from tests.support.waiting import wait_until
 

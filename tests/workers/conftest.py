@@ -23,7 +23,7 @@ def queues(broker):
 
 @pytest.fixture
 def owner(db):
-    from api.auth import create_api_key
+    from api.keys.service import create_api_key
 
     key, _secret = create_api_key("test-service")
     return key

@@ -2,7 +2,7 @@
 
 One connection per provider instance (one per worker process) is kept open
 between deliveries. SMTP replies and network failures become TransientError
-or PermanentError with stable codes; the mapping lives in `_classify`.
+or PermanentError with stable codes; the mapping lives in `smtp_errors`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from common.channels.email import mask_email as mask_address
 from workers.providers.base import DeliveryError, DeliveryRequest, PermanentError, Receipt, TransientError
 from workers.providers.email_headers import (MAX_DISPLAY_NAME_BYTES, address_problem, mailbox, one_line,
                                              unstructured)
+from workers.providers.smtp_errors import classify, reply_code, reply_text, timed_out
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class SmtpProvider:
             self._log_failure(request, failure)
             raise
         except Exception as error:
-            failure = _classify(error)
+            failure = classify(error)
             if failure is None:
                 raise
             self._log_failure(request, failure)
@@ -126,7 +127,7 @@ class SmtpProvider:
                 raise smtplib.SMTPDataError(code, reply)
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as refused:
             # The server is still talking to us: end the transaction, keep the connection.
-            if _reply_code(refused) == 421 or not self._reset():
+            if reply_code(refused) == 421 or not self._reset():
                 self._discard()
             raise
         except BaseException:
@@ -147,7 +148,7 @@ class SmtpProvider:
             try:
                 code, reply = self._mail(sender, international)
             except smtplib.SMTPServerDisconnected as error:
-                if _timed_out(error):  # a stalled server is not a dropped connection
+                if timed_out(error):  # a stalled server is not a dropped connection
                     self._discard()
                     raise
                 code, reply = None, b""
@@ -217,7 +218,7 @@ class SmtpProvider:
         except smtplib.SMTPAuthenticationError as error:
             if 400 <= error.smtp_code < 500:
                 raise  # the server's temporary trouble, not our credentials
-            problem = f"SMTP login {who} rejected: {error.smtp_code} {_text(error.smtp_error)}"
+            problem = f"SMTP login {who} rejected: {error.smtp_code} {reply_text(error.smtp_error)}"
         except smtplib.SMTPNotSupportedError:
             problem = f"SMTP login {who} impossible: the server does not offer AUTH"
         except smtplib.SMTPException as error:  # e.g. no mechanism in common
@@ -261,52 +262,6 @@ def _message_id_domain(from_address: str) -> str:
         return domain.encode("idna").decode("ascii") or "localhost"
     except UnicodeError:
         return "localhost"
-
-
-def _classify(error: BaseException) -> DeliveryError | None:
-    """The domain error for an smtplib or network failure; None for anything else (a bug)."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        code, reply = next(iter(error.recipients.values()))
-        return _by_reply_code(code, reply)
-    if isinstance(error, smtplib.SMTPResponseException):
-        return _by_reply_code(error.smtp_code, error.smtp_error)
-    if isinstance(error, smtplib.SMTPServerDisconnected):
-        # smtplib reports socket timeouts as a disconnect; the cause tells them apart.
-        if _timed_out(error):
-            return TransientError("smtp_timeout", f"no answer from the SMTP server in time ({error})")
-        return TransientError("smtp_connection_error", f"the SMTP server closed the connection ({error})")
-    if isinstance(error, TimeoutError):
-        return TransientError("smtp_timeout", f"no answer from the SMTP server in time ({error})")
-    if isinstance(error, OSError):  # refused, reset, unreachable, name lookup, TLS (ssl.SSLError)
-        return TransientError("smtp_connection_error", f"{type(error).__name__}: {error}")
-    if isinstance(error, smtplib.SMTPException):
-        return TransientError("smtp_protocol_error", f"{type(error).__name__}: {error}")
-    return None
-
-
-def _by_reply_code(code: int, reply: bytes | str) -> DeliveryError:
-    message = f"{code} {_text(reply)}"
-    if 400 <= code < 500:
-        return TransientError(f"smtp_{code}", message)
-    if 500 <= code < 600:
-        return PermanentError(f"smtp_{code}", message)
-    # smtplib uses -1 for a reply it could not parse.
-    return TransientError("smtp_protocol_error", message)
-
-
-def _reply_code(error: Exception) -> int | None:
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return next(iter(error.recipients.values()))[0]
-    return getattr(error, "smtp_code", None)
-
-
-def _timed_out(error: BaseException) -> bool:
-    cause = error.__cause__ or error.__context__
-    return isinstance(cause, TimeoutError)
-
-
-def _text(reply: bytes | str) -> str:
-    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
 def from_settings(config, channel: str) -> SmtpProvider:

@@ -1,36 +1,34 @@
-"""Request schemas: the shape of a notification request, declared once.
+"""The requests of /v1/notifications: a notification's body, declared once, and the listing's query.
 
 Pydantic checks types, required and unknown fields; `parse_notification`
-adds the checks that depend on the channel and turns every problem into an
-`ApiError` naming its field.
+adds the checks that depend on the channel and turns every problem into one
+`Invalid` (or `TooLarge`) naming each field.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field
 from pydantic_core import PydanticCustomError
 
-from api.errors import ApiError, invalid
-from api.strict_model import StrictModel
+from api.notifications.cursor import decode_cursor
+from api.query import unknown_parameters, whole_number
+from api.request_parsing import validated
+from api.response_model import Timestamp
+from api.strict_model import StrictModel, Text
 from api.validators import is_blank, parse_iso8601, schedulable_problem, text_problem, timezone_problem
 from common import channels
+from common.errors import Invalid, TooLarge
 from common.quiet_hours import QuietHours
+from common.statuses import Status
 
-Model = TypeVar("Model", bound=BaseModel)
-
-def _storable(value: str) -> str:
-    if problem := text_problem(value):
-        raise PydanticCustomError("unstorable_text", problem)
-    return value
-
-
-# Every string in a request ends up in PostgreSQL, which refuses some of them.
-Text = Annotated[str, AfterValidator(_storable)]
+MAX_PAGE = 200
 
 
 class Content(StrictModel):
@@ -81,7 +79,7 @@ class NotificationBody(StrictModel):
 
 @dataclass(frozen=True)
 class NotificationRequest:
-    """A validated request, ready for `api.creation.create_notification`."""
+    """A validated request, ready for `api.notifications.service.create_notification`."""
 
     channel: str
     to: str | None
@@ -97,34 +95,6 @@ class NotificationRequest:
     options: dict | None = None
     recipient_id: str | None = None
     quiet_hours: QuietHours | None = None
-
-
-def _field_name(location: tuple) -> str:
-    return ".".join(str(part) for part in location) or "body"
-
-
-def schema_problems(error: ValidationError) -> dict[str, str]:
-    problems: dict[str, str] = {}
-    for item in error.errors(include_url=False):
-        name = _field_name(item["loc"])
-        message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
-        problems.setdefault(name, message[0].lower() + message[1:])
-    return problems
-
-
-def not_an_object(name: str) -> ApiError:
-    return ApiError(400, "bad_request", "the request body must be a JSON object",
-                    {name: "must be a JSON object"})
-
-
-def validated(model: type[Model], payload: object) -> Model:
-    """`payload` read as `model`, or the 4xx error naming every field at fault."""
-    if not isinstance(payload, dict):
-        raise not_an_object("body")
-    try:
-        return model.model_validate(payload)
-    except ValidationError as error:
-        raise invalid(schema_problems(error)) from None
 
 
 def _content_problems(channel: channels.Channel, content: Content) -> tuple[dict[str, str], dict[str, str]]:
@@ -176,7 +146,7 @@ def parse_notification(payload: object) -> NotificationRequest:
             send_at = _send_at(body)
         except ValueError as error:
             problems["send_at"] = str(error)
-        # A naive time waits for the recipient's timezone: `api.planning` checks it then.
+        # A naive time waits for the recipient's timezone: `api.notifications.planning` checks it then.
         if send_at is not None and send_at.tzinfo is not None and (problem := schedulable_problem(send_at)):
             problems["send_at"] = problem
     quiet_hours = None
@@ -194,9 +164,9 @@ def parse_notification(payload: object) -> NotificationRequest:
                                                            _given(body.options))
         problems.update(vendor_problems)
     if problems:
-        raise invalid(problems)
+        raise Invalid(problems)
     if too_large:
-        raise invalid(too_large, status=413, code="content_too_large")
+        raise TooLarge(too_large)
 
     content = body.content
     return NotificationRequest(
@@ -213,4 +183,74 @@ def parse_notification(payload: object) -> NotificationRequest:
         options=_given(body.options),
         recipient_id=body.recipient_id,
         quiet_hours=quiet_hours,
+    )
+
+
+class ListQuery(BaseModel):
+    """The query of GET /v1/notifications, as `parse_list_query` reads it."""
+
+    status: Status | None = None
+    channel: Literal[channels.names()] | None = None
+    recipient: str | None = Field(default=None, description="An exact address.")
+    reference: str | None = Field(default=None, description="The caller's reference, exactly.")
+    created_after: Timestamp | None = Field(default=None, description="Inclusive; with an offset.")
+    created_before: Timestamp | None = Field(default=None, description="Exclusive; with an offset.")
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    cursor: str | None = Field(default=None, description="`next_cursor` of the previous page.")
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    status: str | None = None
+    channel: str | None = None
+    recipient: str | None = None
+    reference: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    limit: int = 50
+    cursor: tuple[datetime, uuid.UUID] | None = None
+
+
+def _one_of(args: Mapping[str, str], name: str, allowed) -> str | None:
+    value = args.get(name)
+    if value is not None and value not in allowed:
+        raise Invalid({name: f"must be one of {', '.join(sorted(allowed))}"})
+    return value
+
+
+def _time_arg(args: Mapping[str, str], name: str):
+    value = args.get(name)
+    if value is None:
+        return None
+    try:
+        return parse_iso8601(value)
+    except ValueError as error:
+        raise Invalid({name: str(error)}) from None
+
+
+def parse_list_query(args: Mapping[str, str]) -> ListFilters:
+    problems = unknown_parameters(args, ListQuery)
+    limit = whole_number(args.get("limit", "50"))
+    if limit is None or not 1 <= limit <= MAX_PAGE:
+        problems["limit"] = f"must be a whole number from 1 to {MAX_PAGE}"
+    cursor = None
+    if "cursor" in args:
+        try:
+            cursor = decode_cursor(args["cursor"])
+        except ValueError as error:
+            problems["cursor"] = str(error)
+    for name in ("recipient", "reference"):
+        if name in args and (problem := text_problem(args[name])):
+            problems[name] = problem
+    if problems:
+        raise Invalid(problems)
+    return ListFilters(
+        status=_one_of(args, "status", {s.value for s in Status}),
+        channel=_one_of(args, "channel", set(channels.names())),
+        recipient=args.get("recipient"),
+        reference=args.get("reference"),
+        created_after=_time_arg(args, "created_after"),
+        created_before=_time_arg(args, "created_before"),
+        limit=limit,
+        cursor=cursor,
     )

@@ -3,7 +3,7 @@
 Pydantic checks types, unknown fields and every format (each value's own
 check runs where it is declared, so a problem is named by its place, such as
 `push_tokens.1` or `quiet_hours.start`); `parse_recipient` turns the lot into
-one `ApiError` and the rest into plain, normalised values.
+one `Invalid` and the rest into plain, normalised values.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-from api.errors import invalid
-from api.schemas import Text, not_an_object, schema_problems
-from api.strict_model import StrictModel
+from api.request_parsing import not_an_object, schema_problems
+from api.strict_model import StrictModel, Text
 from api.validators import (
     email_problem,
     phone_problem,
@@ -27,6 +26,7 @@ from api.validators import (
     timezone_problem,
 )
 from common import channels
+from common.errors import Invalid
 from common.quiet_hours import parse_wall_time
 
 MAX_EXTERNAL_ID = 255  # notifications.recipient_ref and recipients.external_id
@@ -97,7 +97,7 @@ class RecipientBody(StrictModel):
 
 @dataclass(frozen=True)
 class RecipientPreferences:
-    """A validated PUT body: the whole record, ready for `api.recipient_store.put_recipient`."""
+    """A validated PUT body: the whole record, ready for `api.recipients.service.put_recipient`."""
 
     timezone: str | None
     locale: str | None
@@ -115,7 +115,7 @@ def _distinct(values: list[str] | None) -> list[str]:
 
 def checked_external_id(external_id: str) -> str:
     if problem := external_id_problem(external_id):
-        raise invalid({"external_id": problem})
+        raise Invalid({"external_id": problem})
     return external_id
 
 
@@ -131,7 +131,7 @@ def parse_recipient(external_id: str, payload: object) -> RecipientPreferences:
     except ValidationError as error:
         problems.update(schema_problems(error))
     if problems:
-        raise invalid(problems)
+        raise Invalid(problems)
     return RecipientPreferences(
         timezone=body.timezone,
         locale=body.locale,

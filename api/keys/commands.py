@@ -1,16 +1,15 @@
-"""`flask --app api keys ...`: make, list and revoke API keys (a secret is shown once, at creation) and set their rate limits."""
+"""`flask --app api keys ...` (the CLI blueprint): make, list and revoke API keys (a secret is shown once, at creation) and set their rate limits."""
 
 from __future__ import annotations
 
 import click
 from flask import Blueprint
-from sqlalchemy import update
 
-from api.auth import KEY_KINDS, KeyNotFound, create_api_key, list_api_keys, revoke_api_key
-from api.responses import iso
+from api.keys.service import (
+    KEY_KINDS, KeyNotFound, create_api_key, list_api_keys, revoke_api_key, set_rate_limits,
+)
+from api.response_model import iso
 from common.config import check_rate_limit
-from common.db import db
-from common.models import ApiKey
 
 bp = Blueprint("keys", __name__, cli_group="keys")
 
@@ -45,9 +44,8 @@ def _stored(value: str | None) -> str | None:
 def create(service: str, kind: str, write_limit: str | None, read_limit: str | None,
            quiet: bool) -> None:
     """Create an API key for SERVICE and print it (it is not shown again)."""
-    key, secret = create_api_key(service, kind)
-    key.write_rate_limit, key.read_rate_limit = _stored(write_limit), _stored(read_limit)
-    db.session.commit()
+    key, secret = create_api_key(service, kind, write_rate_limit=_stored(write_limit),
+                                 read_rate_limit=_stored(read_limit))
     if quiet:
         click.echo(secret)
         return
@@ -94,11 +92,7 @@ def set_limits(service: str, kind: str, write_limit: str | None, read_limit: str
                                      ("read_rate_limit", read_limit)) if value is not None}
     if not changes:
         raise click.UsageError("give --write-limit, --read-limit or both")
-    result = db.session.execute(
-        update(ApiKey)
-        .where(ApiKey.service == service, ApiKey.kind == kind, ApiKey.revoked_at.is_(None))
-        .values(**changes))
-    db.session.commit()
-    if result.rowcount == 0:
+    updated = set_rate_limits(service, kind, changes)
+    if updated == 0:
         raise click.ClickException(f"no active {kind} key for service {service!r}")
-    click.echo(f"Updated {result.rowcount} {kind} key(s) of service {service!r}.")
+    click.echo(f"Updated {updated} {kind} key(s) of service {service!r}.")

@@ -1,7 +1,5 @@
-"""How resources look in API responses: pydantic models that build every body and its schema.
+"""How notifications look in answers: the models that build every body and its schema.
 
-Views serialise through these models (`body(...)`), and /openapi.json is
-generated from the same models, so the contract cannot drift from the code.
 A field left unset is left out of the body (the content of a notification
 shows only what it has; `segments` only for SMS).
 """
@@ -9,36 +7,17 @@ shows only what it has; `segments` only for SMS).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, WithJsonSchema
-
+from api.notifications.service import Acceptance
+from api.response_model import ResponseModel, Timestamp, body, iso
 from common import channels
-from common.localtime import utc_iso
 from common.models import Notification, NotificationEvent
 from common.statuses import Status
 
 Channel = Literal[channels.names()]
-# Times are written by `iso`: ISO 8601, UTC as "Z".
-Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 # The schedule explanation is built by common.scheduling; its keys depend on the reason.
 ScheduleDetail = dict[str, Any]
-
-
-def iso(moment: datetime | None) -> str | None:
-    """Every time in every answer: UTC with `Z`, whatever offset the caller used."""
-    return utc_iso(moment) if moment else None
-
-
-class ResponseModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def body(model: ResponseModel) -> dict:
-    """The JSON body of a response model: every field that was set, none that was not."""
-    return model.model_dump(mode="json", exclude_unset=True)
-
 
 class NotificationError(ResponseModel):
     code: str
@@ -205,6 +184,14 @@ def accepted(n: Notification) -> dict:
 
 def accepted_group(group_id: uuid.UUID | None, rows: list[Notification]) -> dict:
     return body(AcceptedGroup(group_id=group_id, notifications=[_accepted(row) for row in rows]))
+
+
+def accepted_body(acceptance: Acceptance) -> dict:
+    """One notification's 202 body; a stored recipient's request answers as a group."""
+    if not acceptance.for_recipient:
+        return accepted(acceptance.rows[0])
+    group_id = acceptance.group.id if acceptance.group else None
+    return accepted_group(group_id, acceptance.rows)
 
 
 def preview_of(plan) -> dict:

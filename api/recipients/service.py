@@ -7,10 +7,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api.errors import ApiError
-from api.planning import find_recipient
-from api.recipient_schema import RecipientPreferences
+from api.recipients.schema import RecipientPreferences
 from common.db import db
+from common.errors import NotFound
 from common.models import Recipient
 
 # A PUT that loses an insert race updates the winner's row instead; only a
@@ -18,8 +17,14 @@ from common.models import Recipient
 _PUT_ATTEMPTS = 3
 
 
-def _not_found() -> ApiError:
-    return ApiError(404, "not_found", "no such recipient")
+def _not_found() -> NotFound:
+    return NotFound("no such recipient")
+
+
+def find_recipient(service: str, external_id: str) -> Recipient | None:
+    return db.session.execute(
+        select(Recipient).where(Recipient.service == service, Recipient.external_id == external_id)
+    ).scalar_one_or_none()
 
 
 def _locked(service: str, external_id: str) -> Recipient | None:

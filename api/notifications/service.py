@@ -1,25 +1,41 @@
-"""Creating notifications: idempotency, the plan written in one transaction, published after it."""
+"""What the API does with notifications: create (idempotently), find, list, cancel, send now.
+
+Creating writes the plan (`api.notifications.planning`) in one transaction;
+the commit publishes. Every refusal is a domain error (common.errors).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import uuid
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
 
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from api.errors import ApiError
-from api.planning import SUPPRESSION_MESSAGES, Plan, plan_request
-from api.responses import accepted, accepted_group
-from api.schemas import NotificationRequest
+from api.notifications.cursor import encode_cursor
+from api.notifications.planning import SUPPRESSION_MESSAGES, Plan, plan_request
+from api.notifications.schema import ListFilters, NotificationRequest
+from api.visibility import visible_notifications
 from common import dispatch, lifecycle, metrics
 from common.config import Settings
 from common.db import db
-from common.models import ApiKey, IdempotencyKey, Notification, NotificationGroup
+from common.errors import Conflict, NotFound
+from common.models import ApiKey, IdempotencyKey, Notification, NotificationEvent, NotificationGroup
 from common.statuses import Status
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """What one request made: its notifications, and their group for a recipient's devices."""
+
+    rows: list[Notification]
+    group: NotificationGroup | None
+    for_recipient: bool  # a stored recipient's request is answered as a group
 
 
 def request_fingerprint(request: NotificationRequest, key_kind: str) -> str:
@@ -38,9 +54,9 @@ def _replay(service: str, key: str, fingerprint: str, now: datetime, ttl) -> dic
         db.session.flush()
         return None
     if record.request_hash != fingerprint:
-        raise ApiError(409, "idempotency_key_reused",
-                       "this Idempotency-Key was used with a different request",
-                       {"Idempotency-Key": "already used with a different request body"})
+        raise Conflict("this Idempotency-Key was used with a different request",
+                       {"Idempotency-Key": "already used with a different request body"},
+                       code="idempotency_key_reused")
     return record.response
 
 
@@ -95,9 +111,13 @@ def _event_detail(status: Status, schedule) -> str:
 
 def create_notification(
     api_key: ApiKey, request: NotificationRequest, *, idempotency_key: str | None,
-    config: Settings, now: datetime,
+    config: Settings, now: datetime, answer: Callable[[Acceptance], dict],
 ) -> tuple[dict, bool]:
-    """Persist and commit (which publishes). Returns (response body, whether it was a replay)."""
+    """Persist and commit (which publishes). Returns (the answer, whether it was a replay).
+
+    `answer` turns what was made into the response body; the idempotency key
+    keeps that body, written in the same commit, to give it again.
+    """
     fingerprint = request_fingerprint(request, api_key.kind)
     if idempotency_key:
         replay = _replay(api_key.service, idempotency_key, fingerprint, now, config.idempotency_ttl)
@@ -113,10 +133,7 @@ def create_notification(
         db.session.add(group)
         db.session.flush()
     rows = add_planned(api_key, plan, config, now, group=group)
-    if request.recipient_id is None:
-        response = accepted(rows[0])
-    else:
-        response = accepted_group(group.id if group else None, rows)
+    response = answer(Acceptance(rows, group, for_recipient=request.recipient_id is not None))
     if idempotency_key:
         # The models declare no relationship, so the unit of work orders inserts by
         # class name and would write the key before the rows it references.
@@ -134,3 +151,76 @@ def create_notification(
             raise
         return replay, True
     return response, False
+
+
+def find_notification(api_key: ApiKey, notification_id: str) -> Notification:
+    """The notification, if `api_key` may see it (api.visibility); NotFound otherwise."""
+    try:
+        nid = uuid.UUID(notification_id)
+    except ValueError:
+        raise NotFound("no such notification") from None
+    notification = db.session.execute(
+        select(Notification).where(Notification.id == nid, *visible_notifications(api_key))
+    ).scalar_one_or_none()
+    if notification is None:
+        raise NotFound("no such notification")
+    return notification
+
+
+def history(notification: Notification) -> list[NotificationEvent]:
+    """Events in the order they were written: each is written under the row's lock
+    (`common.lifecycle.record_event`), so ids follow commit order where times,
+    read before a wait for that lock, might not."""
+    return list(db.session.execute(
+        select(NotificationEvent)
+        .where(NotificationEvent.notification_id == notification.id)
+        .order_by(NotificationEvent.id)
+    ).scalars())
+
+
+def _conflict(notification: Notification, action: str) -> Conflict:
+    return Conflict(f"cannot {action} a notification that is {notification.status}",
+                    {"status": notification.status})
+
+
+def cancel_notification(api_key: ApiKey, notification_id: str, now: datetime) -> Notification:
+    notification = find_notification(api_key, notification_id)
+    cancelled = lifecycle.cancel(notification.id, now=now)
+    db.session.commit()
+    if cancelled is None:
+        db.session.refresh(notification)
+        raise _conflict(notification, "cancel")
+    return cancelled
+
+
+def send_now(api_key: ApiKey, notification_id: str, now: datetime) -> Notification:
+    notification = find_notification(api_key, notification_id)
+    hurried = lifecycle.hurry(notification.id, now=now)
+    if hurried is None:
+        db.session.rollback()
+        db.session.refresh(notification)
+        raise _conflict(notification, "send now")
+    db.session.commit()  # publishes the task under its new token
+    return hurried
+
+
+def list_notifications(api_key: ApiKey, filters: ListFilters) -> tuple[list[Notification], str | None]:
+    """Those `api_key` may see, newest first; keyset pagination on (created_at, id)."""
+    query = select(Notification).where(*visible_notifications(api_key))
+    for column, value in ((Notification.status, filters.status),
+                          (Notification.channel, filters.channel),
+                          (Notification.recipient, filters.recipient),
+                          (Notification.reference, filters.reference)):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.created_after:
+        query = query.where(Notification.created_at >= filters.created_after)
+    if filters.created_before:
+        query = query.where(Notification.created_at < filters.created_before)
+    if filters.cursor:
+        query = query.where(tuple_(Notification.created_at, Notification.id) < filters.cursor)
+    query = query.order_by(Notification.created_at.desc(), Notification.id.desc())
+    rows = list(db.session.execute(query.limit(filters.limit + 1)).scalars())
+    page = rows[: filters.limit]
+    next_cursor = encode_cursor(page[-1]) if len(rows) > filters.limit else None
+    return page, next_cursor

@@ -11,15 +11,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone as tz
 
-from sqlalchemy import select
-
-from api.errors import invalid
-from api.responses import iso
-from api.schemas import NotificationRequest
+from api.notifications.schema import NotificationRequest
+from api.recipients.service import find_recipient
+from api.response_model import iso
 from api.validators import schedulable_problem
 from common import channels
 from common.config import Settings
-from common.db import db
+from common.errors import Invalid
 from common.localtime import localize
 from common.models import Recipient
 from common.quiet_hours import QuietHours
@@ -59,12 +57,6 @@ def beyond_tables_message(deliver_at: datetime) -> str:
             "Herald's time-zone rules (2037)")
 
 
-def find_recipient(service: str, external_id: str) -> Recipient | None:
-    return db.session.execute(
-        select(Recipient).where(Recipient.service == service, Recipient.external_id == external_id)
-    ).scalar_one_or_none()
-
-
 def stored_window(stored: dict | None) -> QuietHours | None:
     return QuietHours.parse(stored["start"], stored["end"]) if stored else None
 
@@ -82,21 +74,21 @@ def plan_request(service: str, request: NotificationRequest, config: Settings,
     if request.recipient_id is not None:
         recipient = find_recipient(service, request.recipient_id)
         if recipient is None:
-            raise invalid({"recipient_id": "no recipient with this id: create it with "
+            raise Invalid({"recipient_id": "no recipient with this id: create it with "
                                            "PUT /v1/recipients/{id}"})
     timezone = request.timezone or (recipient.timezone if recipient else None)
     send_at = request.send_at
     if send_at is not None and send_at.tzinfo is None:
         if timezone is None:
-            raise invalid({"send_at": "has no UTC offset, and neither the request nor the "
+            raise Invalid({"send_at": "has no UTC offset, and neither the request nor the "
                                       "recipient has a timezone"})
         try:
             send_at = localize(send_at, timezone)
         except OverflowError:  # near year 1 or 9999
-            raise invalid({"send_at": "out of range once converted to UTC"}) from None
+            raise Invalid({"send_at": "out of range once converted to UTC"}) from None
     if send_at is not None:
         if problem := schedulable_problem(send_at):
-            raise invalid({"send_at": problem})
+            raise Invalid({"send_at": problem})
         send_at = send_at.astimezone(UTC)
     rule = quiet_rule(timezone, requested=request.quiet_hours,
                       recipient=stored_window(recipient.quiet_hours) if recipient else None,
@@ -109,7 +101,7 @@ def plan_request(service: str, request: NotificationRequest, config: Settings,
                                      critical=request.priority == "critical", key=nid,
                                      spread_interval=config.quiet_hours_spread, timezone=timezone)
         if schedulable_problem(schedule.deliver_at):
-            raise invalid({"send_at": beyond_tables_message(schedule.deliver_at)})
+            raise Invalid({"send_at": beyond_tables_message(schedule.deliver_at)})
         status = Status.SUPPRESSED if suppressed_because else Status.SCHEDULED
         return PlannedNotification(nid, to, status, schedule, suppressed_because)
 

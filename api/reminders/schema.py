@@ -18,16 +18,18 @@ canonical form: whole hours as hours ("1d" reads "24h"), else whole minutes
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import Field
 
-from api.errors import ApiError, invalid
-from api.schemas import NotificationRequest, Text, parse_notification, validated
-from api.strict_model import StrictModel
+from api.notifications.schema import NotificationRequest, parse_notification
+from api.request_parsing import validated
+from api.strict_model import StrictModel, Text
 from api.validators import parse_iso8601, schedulable_problem
+from common.errors import Invalid, TooLarge
 
 MAX_REMINDERS = 10
 MAX_REMIND_BEFORE = 365 * 24 * 3600
@@ -83,11 +85,10 @@ def describe(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def nested_error(error: ApiError, prefix: str) -> ApiError:
-    """The same error with its fields named inside `prefix` ("to" -> "notification.to")."""
-    fields = {(prefix if name == "body" else f"{prefix}.{name}"): problem
-              for name, problem in error.fields.items()}
-    return invalid(fields, status=error.status, code=error.code) if fields else error
+def refuse_idempotency_key(headers: Mapping[str, str]) -> None:
+    # Refused rather than ignored: a caller must not believe its retries are deduplicated.
+    if "Idempotency-Key" in headers:
+        raise Invalid({"Idempotency-Key": "not supported on /v1/reminders"})
 
 
 def _parse_event_at(value: str, zone: str | None, *, naive_ok: bool) -> datetime:
@@ -99,7 +100,7 @@ def _parse_event_at(value: str, zone: str | None, *, naive_ok: bool) -> datetime
 
 
 def _check_schedulable(moment: datetime) -> None:
-    # A naive time waits for the recipient's timezone: `api.reminder_groups` checks it then.
+    # A naive time waits for the recipient's timezone: `api.reminders.service` checks it then.
     if moment.tzinfo is not None and (problem := schedulable_problem(moment)):
         raise ValueError(problem)
 
@@ -127,11 +128,10 @@ def parse_reminders(payload: object) -> ReminderRequest:
     else:
         try:
             notification = parse_notification(body.notification)
-        except ApiError as error:
-            if error.status == 422:
-                problems.update(nested_error(error, "notification").fields)
-            else:
-                too_large = nested_error(error, "notification")
+        except TooLarge as error:
+            too_large = error.within("notification")
+        except Invalid as error:
+            problems.update(error.within("notification").fields)
 
     zone = notification.timezone if notification else None
     # Without a parsed notification the timezone is unknown: its own problem is reported.
@@ -142,7 +142,7 @@ def parse_reminders(payload: object) -> ReminderRequest:
     except ValueError as error:
         problems["event_at"] = str(error)
     if problems:
-        raise invalid(problems)
+        raise Invalid(problems)
     if too_large is not None:
         raise too_large
     return ReminderRequest(event_at=event_at, remind_before=sorted(seen, reverse=True),
@@ -158,4 +158,4 @@ def parse_reschedule(payload: object) -> datetime:
         _check_schedulable(moment)
         return moment
     except ValueError as error:
-        raise invalid({"event_at": str(error)}) from None
+        raise Invalid({"event_at": str(error)}) from None

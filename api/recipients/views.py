@@ -12,15 +12,12 @@ from flask import Blueprint, g, jsonify, url_for
 from pydantic import Field
 
 from api.auth import requires_api_key
-from api.notifications import json_body
 from api.openapi import Answer, Parameter, documented
-from api.recipient_schema import (
-    MAX_EXTERNAL_ID, RecipientBody, checked_external_id, parse_recipient,
-)
-from api.recipient_store import delete_recipient, get_recipient, put_recipient
-from api.recipient_schema import Channel, RecipientQuietHours
-from api.responses import ResponseModel, Timestamp, body, iso
-from common.models import Recipient, utcnow
+from api.recipients.schema import MAX_EXTERNAL_ID, RecipientBody, checked_external_id, parse_recipient
+from api.recipients.serialize import RecipientView, recipient_body
+from api.recipients.service import delete_recipient, get_recipient, put_recipient
+from api.request_parsing import json_body
+from common.models import utcnow
 
 bp = Blueprint("recipients", __name__, url_prefix="/v1/recipients")
 
@@ -29,34 +26,6 @@ ROUTE = "/<path:external_id>"
 EXTERNAL_ID = Parameter("external_id", "path",
                         Annotated[str, Field(min_length=1, max_length=MAX_EXTERNAL_ID)],
                         "The calling service's own id for the recipient; may contain slashes.")
-
-
-class RecipientView(ResponseModel):
-    external_id: str
-    timezone: str | None
-    locale: str | None
-    email: str | None
-    phone: str | None
-    push_tokens: list[str]
-    quiet_hours: RecipientQuietHours | None
-    opted_out: list[Channel]
-    created_at: Timestamp | None
-    updated_at: Timestamp | None
-
-
-def recipient_body(r: Recipient) -> dict:
-    return body(RecipientView(
-        external_id=r.external_id,
-        timezone=r.timezone,
-        locale=r.locale,
-        email=r.email,
-        phone=r.phone,
-        push_tokens=list(r.push_tokens or []),
-        quiet_hours=r.quiet_hours,
-        opted_out=list(r.opted_out or []),
-        created_at=iso(r.created_at),
-        updated_at=iso(r.updated_at),
-    ))
 
 
 def example_recipient(now=None) -> dict:

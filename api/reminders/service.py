@@ -1,6 +1,6 @@
 """Event-relative reminders: several notifications timed before one event, kept as one group.
 
-The request is described in `api.reminder_schema`.
+The request is described in `api.reminders.schema`; its answers in `api.reminders.serialize`.
 
 Decisions:
 - `event_at` must be in the future, on creation and on reschedule: for an
@@ -31,90 +31,75 @@ Decisions:
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from datetime import timezone as tz
 
 from sqlalchemy import select
 
-from api.creation import add_planned
-from api.errors import ApiError, invalid
-from api.planning import Plan, beyond_tables_message, plan_request
-from api.reminder_schema import ReminderRequest, describe, nested_error
-from api.responses import ResponseModel, Timestamp, body, iso
-from api.visibility import sandboxed, visible_groups
-from api.schemas import NotificationRequest, parse_notification
+from api.notifications.planning import Plan, beyond_tables_message, plan_request
+from api.notifications.schema import NotificationRequest, parse_notification
+from api.notifications.service import add_planned
+from api.reminders.schema import ReminderRequest, describe
+from api.response_model import iso
 from api.validators import schedulable_problem
+from api.visibility import sandboxed, visible_groups
 from common import lifecycle
 from common.config import Settings
 from common.db import db
+from common.errors import Invalid, NotFound
 from common.localtime import localize
 from common.models import ApiKey, Notification, NotificationGroup
 from common.scheduling import schedule_delivery
-from common.statuses import PENDING, Status
+from common.statuses import PENDING
 
 IN_THE_PAST = "in the past"
 UTC = tz.utc
 
 
-class ReminderMember(ResponseModel):
-    remind_before: str
-    id: uuid.UUID
-    to: str | None
-    status: Status
-    send_at: Timestamp | None
-    deliver_at: Timestamp | None
-    schedule_reason: str | None
-    quiet_hours_shifted: bool
+@dataclass(frozen=True)
+class Skipped:
+    """A reminder not sent because its time was past; the member this request cancelled, if any."""
+
+    seconds: int
+    at: datetime
+    member_id: uuid.UUID | None = None
+    member_status: str | None = None
+    reason: str = IN_THE_PAST
 
 
-class SkippedReminder(ResponseModel):
-    """A reminder not sent because its time was past; `id` and `status` when a member was cancelled."""
+@dataclass(frozen=True)
+class ReminderGroupState:
+    """A group as a request leaves it: its members, earliest first, and the reminders skipped."""
 
-    remind_before: str
-    send_at: Timestamp | None
-    reason: str
-    id: uuid.UUID | None = None
-    status: Status | None = None
-
-
-class ReminderGroupView(ResponseModel):
-    group_id: uuid.UUID
-    reference: str | None
-    event_at: Timestamp | None
-    remind_before: list[str]
-    reminders: list[ReminderMember]
-    skipped: list[SkippedReminder]
-    created_at: Timestamp | None
-    updated_at: Timestamp | None
-
-
-class CancelledReminderGroup(ReminderGroupView):
-    cancelled: int  # members this request cancelled
+    group: NotificationGroup
+    members: list[Notification]
+    skipped: list[Skipped]
+    cancelled: int | None = None  # members this request cancelled (cancel only)
 
 
 def _plan(service: str, request: NotificationRequest, config: Settings, now: datetime) -> Plan:
     try:
         return plan_request(service, request, config, now)
-    except ApiError as error:
-        raise nested_error(error, "notification") from None
+    except Invalid as error:
+        raise error.within("notification") from None
 
 
 def _event_instant(event_at: datetime, timezone: str | None, now: datetime) -> datetime:
     """The event as an aware instant, which must be in the future."""
     if event_at.tzinfo is None:
         if timezone is None:
-            raise invalid({"event_at": "has no UTC offset, and neither notification.timezone nor "
+            raise Invalid({"event_at": "has no UTC offset, and neither notification.timezone nor "
                                        "the recipient has a timezone"})
         try:
             event_at = localize(event_at, timezone)
         except OverflowError:
-            raise invalid({"event_at": "out of range once converted to UTC"}) from None
+            raise Invalid({"event_at": "out of range once converted to UTC"}) from None
     event_at = event_at.astimezone(UTC)
     if problem := schedulable_problem(event_at):
-        raise invalid({"event_at": problem})
+        raise Invalid({"event_at": problem})
     if event_at <= now:
-        raise invalid({"event_at": "must be in the future (to stop reminders for an event that "
+        raise Invalid({"event_at": "must be in the future (to stop reminders for an event that "
                                    "is over, cancel them)"})
     return event_at
 
@@ -123,22 +108,21 @@ def _with_group_reference(request: NotificationRequest, reference: str | None) -
     return replace(request, reference=request.reference or reference)
 
 
-def _skipped(seconds: int, at: datetime, member: Notification | None = None) -> dict:
-    entry = {"remind_before": describe(seconds), "send_at": iso(at), "reason": IN_THE_PAST}
-    if member is not None:
-        entry.update(id=str(member.id), status=member.status)
-    return entry
+def _skipped(seconds: int, at: datetime, member: Notification | None = None) -> Skipped:
+    if member is None:
+        return Skipped(seconds, at)
+    return Skipped(seconds, at, member.id, member.status)
 
 
 def _add_reminder(api_key: ApiKey, group: NotificationGroup, request: NotificationRequest,
                   seconds: int, at: datetime, config: Settings, now: datetime) -> None:
     try:
         plan = plan_request(api_key.service, replace(request, send_at=at), config, now)
-    except ApiError as error:
+    except Invalid as error:
         # The reminder's time comes from event_at: a problem with it is event_at's.
         if "send_at" in error.fields:
-            raise invalid({"event_at": f"the {describe(seconds)} reminder: {error.fields['send_at']}"}) from None
-        raise nested_error(error, "notification") from None
+            raise Invalid({"event_at": f"the {describe(seconds)} reminder: {error.fields['send_at']}"}) from None
+        raise error.within("notification") from None
     add_planned(api_key, plan, config, now, group=group, reminder_offset=-seconds)
 
 
@@ -153,11 +137,11 @@ def members_of(group: NotificationGroup) -> list[Notification]:
 
 
 def find_group(api_key: ApiKey, group_id: str, *, for_update: bool = False) -> NotificationGroup:
-    """The reminder group, if `api_key` may see it (api.visibility); 404 otherwise."""
+    """The reminder group, if `api_key` may see it (api.visibility); NotFound otherwise."""
     try:
         gid = uuid.UUID(group_id)
     except ValueError:
-        raise ApiError(404, "not_found", "no such reminder group") from None
+        raise NotFound("no such reminder group") from None
     query = select(NotificationGroup).where(NotificationGroup.id == gid,
                                             NotificationGroup.kind == "reminders",
                                             *visible_groups(api_key))
@@ -165,51 +149,32 @@ def find_group(api_key: ApiKey, group_id: str, *, for_update: bool = False) -> N
         query = query.with_for_update()
     group = db.session.execute(query).scalar_one_or_none()
     if group is None:
-        raise ApiError(404, "not_found", "no such reminder group")
+        raise NotFound("no such reminder group")
     return group
 
 
-def member_view(n: Notification) -> ReminderMember:
-    return ReminderMember(
-        remind_before=describe(-n.reminder_offset),
-        id=n.id,
-        to=n.recipient,
-        status=n.status,
-        send_at=iso(n.send_at),
-        deliver_at=iso(n.deliver_at),
-        schedule_reason=n.schedule_reason,
-        quiet_hours_shifted=n.schedule_reason == "quiet_hours",
-    )
+def past_offsets(group: NotificationGroup, members: list[Notification]) -> list[Skipped]:
+    """The group's offsets that have no member: they were past when their turn came."""
+    with_members = {m.reminder_offset for m in members}
+    return [_skipped(-offset, group.event_at + timedelta(seconds=offset))
+            for offset in group.offsets if offset not in with_members]
 
 
-def group_view(group: NotificationGroup, members: list[Notification],
-               skipped: list[dict] | None = None) -> dict:
-    """The group; `skipped` defaults to its offsets that have no member (they were past)."""
-    if skipped is None:
-        with_members = {m.reminder_offset for m in members}
-        skipped = [_skipped(-offset, group.event_at + timedelta(seconds=offset))
-                   for offset in group.offsets if offset not in with_members]
-    return body(ReminderGroupView(
-        group_id=group.id,
-        reference=group.reference,
-        event_at=iso(group.event_at),
-        remind_before=[describe(-offset) for offset in group.offsets],
-        reminders=[member_view(m) for m in members],
-        skipped=skipped,
-        created_at=iso(group.created_at),
-        updated_at=iso(group.updated_at),
-    ))
+def _state(group: NotificationGroup, skipped: list[Skipped] | None = None,
+           cancelled: int | None = None) -> ReminderGroupState:
+    members = members_of(group)
+    return ReminderGroupState(group, members, past_offsets(group, members) if skipped is None
+                              else skipped, cancelled)
 
 
-def show_reminders(api_key: ApiKey, group_id: str) -> dict:
-    group = find_group(api_key, group_id)
-    return group_view(group, members_of(group))
+def show_reminders(api_key: ApiKey, group_id: str) -> ReminderGroupState:
+    return _state(find_group(api_key, group_id))
 
 
 # --- writing -----------------------------------------------------------------------------------
 
 def create_reminders(api_key: ApiKey, request: ReminderRequest, *, config: Settings,
-                     now: datetime) -> dict:
+                     now: datetime) -> ReminderGroupState:
     """Plan every reminder, write the group and its members in one commit (which publishes)."""
     notification = _with_group_reference(request.notification, request.reference)
     timezone = _plan(api_key.service, replace(notification, send_at=None), config, now).timezone
@@ -231,10 +196,10 @@ def create_reminders(api_key: ApiKey, request: ReminderRequest, *, config: Setti
             continue
         _add_reminder(api_key, group, notification, seconds, at, config, now)
     db.session.commit()
-    return group_view(group, members_of(group), skipped)
+    return _state(group, skipped)
 
 
-def cancel_reminders(api_key: ApiKey, group_id: str, now: datetime) -> dict:
+def cancel_reminders(api_key: ApiKey, group_id: str, now: datetime) -> ReminderGroupState:
     group = find_group(api_key, group_id, for_update=True)
     members = members_of(group)
     cancelled = sum(
@@ -246,18 +211,18 @@ def cancel_reminders(api_key: ApiKey, group_id: str, now: datetime) -> dict:
     group.offsets = [offset for offset in group.offsets if offset in with_members]
     group.updated_at = now
     db.session.commit()
-    return body(CancelledReminderGroup(**group_view(group, members_of(group)), cancelled=cancelled))
+    return _state(group, cancelled=cancelled)
 
 
 def reschedule_reminders(api_key: ApiKey, group_id: str, new_event_at: datetime, *,
-                         config: Settings, now: datetime) -> dict:
+                         config: Settings, now: datetime) -> ReminderGroupState:
     """Move the pending members with the event; cancel those now past; create those now due."""
     group = find_group(api_key, group_id, for_update=True)
     try:
         # Checked again: a template stored before a check tightened may no longer pass.
         template = parse_notification(group.template)
-    except ApiError as error:
-        raise nested_error(error, "notification") from None
+    except Invalid as error:
+        raise error.within("notification") from None
     notification = _with_group_reference(template, group.reference)
     base = _plan(api_key.service, replace(notification, send_at=None), config, now)
     event_at = _event_instant(new_event_at, base.timezone, now)
@@ -280,7 +245,7 @@ def reschedule_reminders(api_key: ApiKey, group_id: str, new_event_at: datetime,
                                      spread_interval=config.quiet_hours_spread,
                                      timezone=base.timezone)
         if schedulable_problem(schedule.deliver_at):
-            raise invalid({"event_at": f"the {describe(seconds)} reminder: "
+            raise Invalid({"event_at": f"the {describe(seconds)} reminder: "
                                        f"{beyond_tables_message(schedule.deliver_at)}"})
         note = f"rescheduled: the event moved to {iso(event_at)}, due {iso(at)}"
         if schedule.reason == "quiet_hours":
@@ -304,5 +269,5 @@ def reschedule_reminders(api_key: ApiKey, group_id: str, new_event_at: datetime,
     group.event_at = event_at
     group.updated_at = now
     db.session.commit()
-    skipped.sort(key=lambda entry: datetime.fromisoformat(entry["send_at"]))
-    return group_view(group, members_of(group), skipped)
+    skipped.sort(key=lambda entry: entry.at)
+    return _state(group, skipped)

@@ -1,28 +1,21 @@
-"""Liveness (/health) and readiness (/ready: the database, the broker and its queues, the providers).
+"""Readiness: whether the database and the broker answer, each queue's depth, each channel's provider.
 
-Both answer without an API key, so they show only fixed codes and figures:
-check results name an error class, a provider problem is a code. Whatever a
-worker wrote about a provider (a user name, a host, a project) stays in the
-database and in that worker's log.
+Only fixed codes and figures come out: check results name an error class, a
+provider problem is a code. Whatever a worker wrote about a provider (a user
+name, a host, a project) stays in the database and in that worker's log.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
-from flask import Blueprint, current_app, jsonify
 from sqlalchemy import select, text
 
-from api.openapi import Answer, documented
-from api.responses import ResponseModel, Timestamp, body, iso
+from api.response_model import iso
 from common import channels
 from common.celery_app import celery_app
 from common.db import db
 from common.metrics import QueueDepth, probe_queues
 from common.models import ProviderHealth
 from common.topology import CHANNELS, QUEUES
-
-bp = Blueprint("health", __name__)
 
 UNKNOWN = "unknown"
 # Seconds the broker may take to connect and to answer each request. Probes
@@ -31,38 +24,6 @@ UNKNOWN = "unknown"
 BROKER_CHECK_TIMEOUT = 2.0
 # What /ready says of any credential problem a worker reported; its log has the details.
 CREDENTIALS_REJECTED = "credentials_rejected"
-
-
-class Health(ResponseModel):
-    status: Literal["ok"]
-
-
-class QueueState(ResponseModel):
-    messages: int | Literal["unknown"]
-    consumers: int | Literal["unknown"]
-    problem: str | None = None  # "not declared": no pool has started, nothing was published
-
-
-class ProviderState(ResponseModel):
-    provider: str
-    problem: str | None  # the last credential problem a worker met, if any
-    reported_at: Timestamp | None
-
-
-class Readiness(ResponseModel):
-    status: Literal["ready", "degraded", "unavailable"]
-    # "ok", or "unreachable: <error class>"
-    checks: dict[Literal["database", "broker"], str]
-    down: list[Literal["database", "broker"]]
-    queues: dict[str, QueueState]
-    providers: dict[str, ProviderState]
-
-
-@bp.get("/health")
-@documented(summary="Liveness: the process answers", tag="operations",
-            answers={200: Answer("Alive.", Health)})
-def health():
-    return jsonify(body(Health(status="ok")))
 
 
 def _check_database() -> str:
@@ -116,15 +77,8 @@ def _providers(config, database_ok: bool) -> dict:
     return report
 
 
-@bp.get("/ready")
-@documented(summary="Readiness: the database, the broker and its queues, the providers",
-            tag="operations",
-            answers={200: Answer("Ready, or degraded (a provider reported a credential problem).",
-                                 Readiness),
-                     503: Answer("The database or the broker is down: `down` names which.",
-                                 Readiness)})
-def ready():
-    config = current_app.config["HERALD_SETTINGS"]
+def readiness(config) -> tuple[dict, bool]:
+    """(The readiness report, whether the database or the broker is down)."""
     broker, queues = _inspect_broker(min(config.publish_timeout, BROKER_CHECK_TIMEOUT))
     checks = {"database": _check_database(), "broker": broker}
     down = [name for name, result in checks.items() if result != "ok"]
@@ -134,6 +88,6 @@ def ready():
     # figures are for scaling and alerts; a backlog does not make the API unready.
     degraded = any(p["problem"] for p in providers.values())
     status = "unavailable" if down else "degraded" if degraded else "ready"
-    readiness = Readiness(status=status, checks=checks, down=down, queues=queues,
-                          providers=providers)
-    return jsonify(body(readiness)), 503 if down else 200
+    report = {"status": status, "checks": checks, "down": down, "queues": queues,
+              "providers": providers}
+    return report, bool(down)

@@ -1,6 +1,6 @@
 """The /v1/reminders endpoints: notifications scheduled relative to an event.
 
-The rules (durations, skipping, cancel and reschedule) are in `api.reminder_groups`.
+The rules (durations, skipping, cancel and reschedule) are in `api.reminders.service`.
 """
 
 from __future__ import annotations
@@ -10,19 +10,21 @@ from datetime import datetime, timedelta
 from flask import Blueprint, current_app, g, jsonify, request
 
 from api.auth import requires_api_key
-from api.errors import invalid
-from api.notifications import json_body
 from api.openapi import Answer, Parameter, documented
-from api.reminder_groups import (
+from api.reminders.schema import (
+    ReminderBody, RescheduleBody, parse_reminders, parse_reschedule, refuse_idempotency_key,
+)
+from api.reminders.serialize import (
+    CancelledReminderGroup, ReminderGroupView, cancelled_group_view, group_view,
+)
+from api.reminders.service import (
     cancel_reminders, create_reminders, reschedule_reminders, show_reminders,
 )
-from api.reminder_groups import CancelledReminderGroup, ReminderGroupView
-from api.reminder_schema import ReminderBody, RescheduleBody, parse_reminders, parse_reschedule
-from api.responses import iso
+from api.request_parsing import json_body
+from api.response_model import iso
 from common.models import utcnow
 
 bp = Blueprint("reminders", __name__, url_prefix="/v1/reminders")
-
 
 
 def example_reminders(now: datetime) -> dict:
@@ -40,12 +42,6 @@ def example_reschedule(now: datetime) -> dict:
 GROUP_ID = Parameter("group_id", "path", str, "The `group_id` the 201 answer gave.")
 
 
-def refuse_idempotency_key() -> None:
-    # Refused rather than ignored: a caller must not believe its retries are deduplicated.
-    if "Idempotency-Key" in request.headers:
-        raise invalid({"Idempotency-Key": "not supported on /v1/reminders"})
-
-
 @bp.post("")
 @documented(summary="Reminders before an event", tag="reminders", body=ReminderBody,
             example=example_reminders,
@@ -55,10 +51,10 @@ def refuse_idempotency_key() -> None:
                                  ReminderGroupView, headers={"Location": "The group's URL."})})
 @requires_api_key
 def create():
-    refuse_idempotency_key()
+    refuse_idempotency_key(request.headers)
     reminders = parse_reminders(json_body())
-    body = create_reminders(g.api_key, reminders, config=current_app.config["HERALD_SETTINGS"],
-                            now=utcnow())
+    body = group_view(create_reminders(g.api_key, reminders,
+                                       config=current_app.config["HERALD_SETTINGS"], now=utcnow()))
     response = jsonify(body)
     response.status_code = 201
     response.headers["Location"] = f"/v1/reminders/{body['group_id']}"
@@ -70,7 +66,7 @@ def create():
             answers={200: Answer("The group.", ReminderGroupView)})
 @requires_api_key
 def show(group_id: str):
-    return jsonify(show_reminders(g.api_key, group_id))
+    return jsonify(group_view(show_reminders(g.api_key, group_id)))
 
 
 @bp.post("/<group_id>/cancel")
@@ -79,7 +75,7 @@ def show(group_id: str):
             answers={200: Answer("Cancelled (again: nothing changes).", CancelledReminderGroup)})
 @requires_api_key
 def cancel(group_id: str):
-    return jsonify(cancel_reminders(g.api_key, group_id, utcnow()))
+    return jsonify(cancelled_group_view(cancel_reminders(g.api_key, group_id, utcnow())))
 
 
 @bp.post("/<group_id>/reschedule")
@@ -90,6 +86,6 @@ def cancel(group_id: str):
 @requires_api_key
 def reschedule(group_id: str):
     new_event_at = parse_reschedule(json_body())
-    body = reschedule_reminders(g.api_key, group_id, new_event_at,
-                                config=current_app.config["HERALD_SETTINGS"], now=utcnow())
-    return jsonify(body)
+    state = reschedule_reminders(g.api_key, group_id, new_event_at,
+                                 config=current_app.config["HERALD_SETTINGS"], now=utcnow())
+    return jsonify(group_view(state))

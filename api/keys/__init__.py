@@ -1,0 +1,1 @@
+"""API keys: the `flask --app api keys` commands and how keys are made and stored."""

@@ -1,0 +1,1 @@
+"""Metrics: Prometheus series for operators, event counts for a calling service."""

@@ -1,0 +1,1 @@
+"""Notifications: send one, preview its timing, follow it, list, cancel, send now."""

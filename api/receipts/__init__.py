@@ -1,0 +1,1 @@
+"""Receipts: providers' delivery status callbacks."""

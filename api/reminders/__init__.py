@@ -1,0 +1,1 @@
+"""Reminders: notifications timed before an event, kept as one group."""
