@@ -9,7 +9,6 @@ twilio client do the talking. Run with -s to see the measured figures.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 import uuid
@@ -26,6 +25,7 @@ from tests.e2e.vendors import start_pools, start_vendors
 from tests.support.processes import stop_all
 from tests.support.broker import purge
 from tests.support.factories import events_of, fetch, status_counts
+from tests.support.settings import replace
 from tests.support.fake_fcm import FCM_SCOPE, Hang, quota_exceeded
 from tests.support.fake_twilio import status_callback_params
 from tests.support.outbox import Outbox
@@ -82,7 +82,7 @@ def receipts_app(app):
     from api import create_app
     from common.db import db as handle
 
-    configured = create_app(dataclasses.replace(settings(), twilio=TwilioSettings(
+    configured = create_app(replace(settings(), twilio=TwilioSettings(
         account_sid=vendors.TWILIO_ACCOUNT_SID, auth_token=vendors.TWILIO_AUTH_TOKEN,
         from_number=vendors.TWILIO_FROM_NUMBER, public_base_url=vendors.PUBLIC_URL,
     )))
