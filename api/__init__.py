@@ -6,7 +6,7 @@ from flask import Flask
 from flask_migrate import Migrate
 
 from api import (
-    cli, docs, health, metrics, notifications, openapi, receipts, recipients, reminders,
+    batch, cli, docs, health, metrics, notifications, openapi, receipts, recipients, reminders,
 )
 from api.body_limit import refuse_oversized_body
 from api.errors import register_error_handlers
@@ -25,6 +25,6 @@ def create_app(config: Settings | None = None) -> Flask:
     app.before_request(refuse_oversized_body)
     init_rate_limits(app, config)
     for blueprint in (health.bp, metrics.bp, notifications.bp, recipients.bp, reminders.bp,
-                      receipts.bp, cli.bp, openapi.bp, docs.bp):
+                      receipts.bp, cli.bp, openapi.bp, docs.bp, batch.bp):
         app.register_blueprint(blueprint)
     return app
