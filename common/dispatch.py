@@ -172,10 +172,10 @@ def _publish(session, batches: list[Batch]) -> None:
 def _send(p: Publication, producer=None) -> None:
     """Publish one delivery task; raises if the broker did not confirm it.
 
-    With `producer` (a confirm pipe's), it is sent without waiting or retrying:
-    the pipe collects the confirm.
+    With `producer` (a confirm pipe's, whose channel has declared the queues),
+    it is sent without waiting, retrying or declaring: the pipe collects the confirm.
     """
-    options = {"producer": producer, "retry": False} if producer is not None else {}
+    options = {"producer": producer, "retry": False, "declare": []} if producer is not None else {}
     celery_app().send_task(
         topology.delivery_task_name(p.channel),
         args=[str(p.notification_id), str(p.token)],
@@ -196,13 +196,19 @@ _PIPE = ConfirmedPipe(lambda: celery_app().connection_for_write(
     transport_options={"confirm_publish": False}))
 
 
+def _pipe_producer(channel):
+    """A producer on the pipe's channel, the queues declared on it once (as workers declare them)."""
+    app = celery_app()
+    for queue in app.amqp.queues.values():
+        queue(channel).declare()
+    return app.amqp.Producer(channel, auto_declare=False)
+
+
 def _send_together(publications: list[Publication]) -> list[bool]:
     """Publish them all, then wait once for the confirms; returns which the broker confirmed."""
-    app = celery_app()
     try:
-        return _PIPE.publish_all(publications, _send,
-                                 lambda channel: app.amqp.Producer(channel, auto_declare=False),
-                                 timeout=app.conf.broker_connection_timeout)
+        return _PIPE.publish_all(publications, _send, _pipe_producer,
+                                 timeout=celery_app().conf.broker_connection_timeout)
     except PartlyPublished as failure:
         log.warning("publishing %d tasks together failed, leaving the unconfirmed to the relay: %s",
                     len(publications), failure)
