@@ -285,3 +285,17 @@ def test_a_malformed_batch_costs_one_request(limited, auth):
 
     assert response.status_code == 202
     assert response.headers["RateLimit-Remaining"] == "0"
+
+
+def test_another_services_recipient_is_unknown_to_a_batch(client, auth, other_auth, db):
+    assert client.put("/v1/recipients/user-9", json={"push_tokens": ["theirs"]},
+                      headers=other_auth).status_code == 201
+    assert client.put("/v1/recipients/user-1", json={"push_tokens": ["ours"]},
+                      headers=auth).status_code == 201
+
+    answer = post(client, auth, {"defaults": PUSH_DEFAULTS, "items": [
+        {"recipient_id": "user-9"}, {"recipient_id": "user-1"}]}).get_json()
+
+    theirs, ours = answer["items"]
+    assert set(theirs["error"]["fields"]) == {"items.0.recipient_id"}
+    assert [fetch(n["id"]).recipient for n in ours["notifications"]] == ["ours"]
