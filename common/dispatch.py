@@ -146,6 +146,9 @@ def _ended(session, transaction):
 def _publish(session, batches: list[Batch]) -> None:
     """Publish committed rows; what fails is handed back to the relay.
 
+    A batch of many (a batch create, a relay run) goes out back to back and is
+    confirmed together (`_send_together`); a single one is confirmed on its own.
+
     After one failure on a channel the rest of that channel is not tried this
     time: its queue (or the whole broker) is unavailable, and each attempt can
     wait out a connection timeout.
