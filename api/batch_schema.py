@@ -6,13 +6,13 @@ fault there refuses the batch. Each item is then the defaults with the item's
 own fields on top — `content` and `options` field by field, every other field
 whole; a `null` means "not given", so an item's `null` drops the default — and
 is read by the very function that reads `POST /v1/notifications`, so an item
-is valid exactly when it would be valid alone. A bad item becomes its own error, named `items.<index>.<field>`.
+is valid exactly when it would be valid alone. A bad item becomes its own error,
+named `items.<index>.<field>`.
 """
 
 from __future__ import annotations
 
 from copy import copy
-from typing import Any
 
 from pydantic import BaseModel, Field, SkipValidation, create_model
 

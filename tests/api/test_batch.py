@@ -6,7 +6,7 @@ import uuid
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from common.config import settings
 from common.models import Notification, NotificationEvent, NotificationGroup
