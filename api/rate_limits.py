@@ -5,6 +5,7 @@ DELETE) and one for reads, counted per service and key kind (live keys and
 test keys of a service count apart, as GOV.UK Notify does), shared by every
 route. A key may carry its own limits; otherwise the settings' defaults
 apply. Requests without a valid key are not counted: the view answers 401.
+A view marked with `costs` counts as several writes (a batch: one per item).
 """
 
 from __future__ import annotations
@@ -90,8 +91,23 @@ def _read_limits() -> str:
     return (caller is not None and caller.read_limits) or _settings().rate_limit_reads
 
 
+def costs(weigh):
+    """Mark a view whose request counts as `weigh()` writes (a batch: one per item), not one."""
+    def mark(view):
+        view.rate_limit_cost = weigh
+        return view
+
+    return mark
+
+
+def _cost() -> int:
+    weigh = getattr(current_app.view_functions.get(request.endpoint), "rate_limit_cost", None)
+    return weigh() if weigh else 1
+
+
 def _budget(limits, name: str, methods: tuple[str, ...]) -> ApplicationLimit:
-    return ApplicationLimit(limits, scope=name, methods=methods, exempt_when=_not_counted)
+    return ApplicationLimit(limits, scope=name, methods=methods, exempt_when=_not_counted,
+                            cost=_cost)
 
 
 def _storage_options(url: str) -> dict:
@@ -138,7 +154,13 @@ def _too_many_requests(exc: RateLimitExceeded):
         metrics.request_rate_limited(caller.kind, exc.limit.scope)
         current_app.extensions[REFUSALS].note(caller, exc.limit.scope, str(exc.limit.limit))
     budget = "write" if exc.limit.scope == "writes" else "read"
-    message = (f"too many {budget} requests: this service may make {exc.limit.limit}; "
+    cost, allowed = exc.limit.deduction_amount, exc.limit.limit.amount
+    if cost > allowed:  # waiting would not help
+        message = (f"this request counts as {cost} {budget}s (one per item), more than the "
+                   f"{exc.limit.limit} this service may make: send at most {allowed} at once")
+        return error_response(ApiError(429, "rate_limited", message, {"items": message}))
+    counted = f" (this one counts as {cost})" if cost > 1 else ""
+    message = (f"too many {budget} requests{counted}: this service may make {exc.limit.limit}; "
                "retry after the number of seconds in Retry-After")
     return error_response(ApiError(429, "rate_limited", message))
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from common import topology
 from common.celery_app import celery_app
+from common.confirms import ConfirmedPipe, PartlyPublished
 from common.db import db
 from common.models import Notification
 from common.scheduling import within_horizon
@@ -145,6 +146,9 @@ def _ended(session, transaction):
 def _publish(session, batches: list[Batch]) -> None:
     """Publish committed rows; what fails is handed back to the relay.
 
+    A batch of many (a batch create, a relay run) goes out back to back and is
+    confirmed together (`_send_together`); a single one is confirmed on its own.
+
     After one failure on a channel the rest of that channel is not tried this
     time: its queue (or the whole broker) is unavailable, and each attempt can
     wait out a connection timeout.
@@ -152,6 +156,11 @@ def _publish(session, batches: list[Batch]) -> None:
     failed_channels: set[str] = set()
     unpublished = []
     for batch in batches:
+        if len(batch.publications) > 1 and _confirms_on():
+            outcome = _send_together(batch.publications)
+            batch.published = sum(outcome)
+            unpublished.extend(p for p, confirmed in zip(batch.publications, outcome) if not confirmed)
+            continue
         batch.published = 0
         for p in batch.publications:
             if p.channel not in failed_channels and _try_publish(p):
@@ -163,15 +172,50 @@ def _publish(session, batches: list[Batch]) -> None:
         _leave_for_relay(session, unpublished)
 
 
-def _send(p: Publication) -> None:
-    """Publish one delivery task; raises if the broker did not confirm it."""
+def _send(p: Publication, producer=None) -> None:
+    """Publish one delivery task; raises if the broker did not confirm it.
+
+    With `producer` (a confirm pipe's, whose channel has declared the queues),
+    it is sent without waiting, retrying or declaring: the pipe collects the confirm.
+    """
+    options = {"producer": producer, "retry": False, "declare": []} if producer is not None else {}
     celery_app().send_task(
         topology.delivery_task_name(p.channel),
         args=[str(p.notification_id), str(p.token)],
         queue=p.channel,
         routing_key=p.channel,
         eta=p.eta,
+        **options,
     )
+
+
+def _confirms_on() -> bool:
+    """Whether the broker confirms publishes (RabbitMQ; not the embedded file transport)."""
+    return bool(celery_app().conf.broker_transport_options.get("confirm_publish"))
+
+
+# Many publications of one commit (a batch) go out back to back, confirmed together.
+_PIPE = ConfirmedPipe(lambda: celery_app().connection_for_write(
+    transport_options={"confirm_publish": False}))
+
+
+def _pipe_producer(channel):
+    """A producer on the pipe's channel, the queues declared on it once (as workers declare them)."""
+    app = celery_app()
+    for queue in app.amqp.queues.values():
+        queue(channel).declare()
+    return app.amqp.Producer(channel, auto_declare=False)
+
+
+def _send_together(publications: list[Publication]) -> list[bool]:
+    """Publish them all, then wait once for the confirms; returns which the broker confirmed."""
+    try:
+        return _PIPE.publish_all(publications, _send, _pipe_producer,
+                                 timeout=celery_app().conf.broker_connection_timeout)
+    except PartlyPublished as failure:
+        log.warning("publishing %d tasks together failed, leaving the unconfirmed to the relay: %s",
+                    len(publications), failure)
+        return failure.outcome
 
 
 def _try_publish(p: Publication) -> bool:

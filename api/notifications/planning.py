@@ -69,10 +69,11 @@ def _addresses(channel: str, recipient: Recipient) -> list[str]:
 
 
 def plan_request(service: str, request: NotificationRequest, config: Settings,
-                 now: datetime) -> Plan:
+                 now: datetime, *, lookup=find_recipient) -> Plan:
+    """`lookup(service, external_id)` finds a stored recipient (a batch passes ones it read at once)."""
     recipient = None
     if request.recipient_id is not None:
-        recipient = find_recipient(service, request.recipient_id)
+        recipient = lookup(service, request.recipient_id)
         if recipient is None:
             raise Invalid({"recipient_id": "no recipient with this id: create it with "
                                            "PUT /v1/recipients/{id}"})

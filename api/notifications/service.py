@@ -18,7 +18,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from api.notifications.cursor import encode_cursor
-from api.notifications.planning import SUPPRESSION_MESSAGES, Plan, plan_request
+from api.notifications.planning import SUPPRESSION_MESSAGES, Plan, PlannedNotification, plan_request
 from api.notifications.schema import ListFilters, NotificationRequest
 from api.visibility import visible_notifications
 from common import dispatch, lifecycle, metrics
@@ -44,7 +44,7 @@ def request_fingerprint(request: NotificationRequest, key_kind: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _replay(service: str, key: str, fingerprint: str, now: datetime, ttl) -> dict | None:
+def replayed_response(service: str, key: str, fingerprint: str, now: datetime, ttl) -> dict | None:
     """The first response for this idempotency key, if it is still live."""
     record = db.session.get(IdempotencyKey, (service, key))
     if record is None:
@@ -60,6 +60,30 @@ def _replay(service: str, key: str, fingerprint: str, now: datetime, ttl) -> dic
     return record.response
 
 
+def notification_values(api_key: ApiKey, plan: Plan, planned: PlannedNotification,
+                        config: Settings, now: datetime, *, group_id: uuid.UUID | None = None,
+                        reminder_offset: int | None = None) -> dict:
+    """The columns of one planned notification's row (a batch inserts many at once)."""
+    request, schedule = plan.request, planned.schedule
+    enqueued_at = (dispatch.enqueue_time(schedule.deliver_at, now, config.eta_horizon)
+                   if planned.status is Status.SCHEDULED else None)
+    return dict(
+        id=planned.id, service=api_key.service, api_key_id=api_key.id,
+        channel=request.channel, recipient=planned.to, recipient_ref=request.recipient_id,
+        title=request.title, body=request.body, html=request.html, data=request.data,
+        options=request.options, priority=request.priority, timezone=plan.timezone,
+        sandbox=api_key.kind == "test", reference=request.reference,
+        group_id=group_id, reminder_offset=reminder_offset,
+        send_at=plan.send_at, deliver_at=schedule.deliver_at,
+        schedule_reason=schedule.reason, schedule_detail=schedule.detail,
+        quiet_hours=plan.rule.as_json() if plan.rule else None,
+        status=planned.status.value, attempts=0, dispatch_token=uuid.uuid4(),
+        enqueued_at=enqueued_at, created_at=now, updated_at=now,
+        error_code=planned.suppressed_because,
+        error_message=SUPPRESSION_MESSAGES.get(planned.suppressed_because),
+    )
+
+
 def add_planned(api_key: ApiKey, plan: Plan, config: Settings, now: datetime, *,
                 group: NotificationGroup | None = None,
                 reminder_offset: int | None = None) -> list[Notification]:
@@ -67,39 +91,25 @@ def add_planned(api_key: ApiKey, plan: Plan, config: Settings, now: datetime, *,
 
     Those due within the ETA horizon are published when the caller commits.
     """
-    request = plan.request
     rows = []
     for planned in plan.notifications:
-        schedule = planned.schedule
-        enqueued_at = (dispatch.enqueue_time(schedule.deliver_at, now, config.eta_horizon)
-                       if planned.status is Status.SCHEDULED else None)
-        row = Notification(
-            id=planned.id, service=api_key.service, api_key_id=api_key.id,
-            channel=request.channel, recipient=planned.to, recipient_ref=request.recipient_id,
-            title=request.title, body=request.body, html=request.html, data=request.data,
-            options=request.options, priority=request.priority, timezone=plan.timezone,
-            sandbox=api_key.kind == "test", reference=request.reference,
-            group_id=group.id if group else None, reminder_offset=reminder_offset,
-            send_at=plan.send_at, deliver_at=schedule.deliver_at,
-            schedule_reason=schedule.reason, schedule_detail=schedule.detail,
-            quiet_hours=plan.rule.as_json() if plan.rule else None,
-            status=planned.status.value, attempts=0, dispatch_token=uuid.uuid4(),
-            enqueued_at=enqueued_at, created_at=now, updated_at=now,
-            error_code=planned.suppressed_because,
-            error_message=SUPPRESSION_MESSAGES.get(planned.suppressed_because),
-        )
+        row = Notification(**notification_values(api_key, plan, planned, config, now,
+                                                 group_id=group.id if group else None,
+                                                 reminder_offset=reminder_offset))
         db.session.add(row)
-        lifecycle.record_event(row, at=now, detail=_event_detail(planned.status, schedule))
-        shifted = planned.status is Status.SCHEDULED and schedule.reason == "quiet_hours"
+        lifecycle.record_event(row, at=now, detail=first_event_detail(planned))
+        shifted = planned.status is Status.SCHEDULED and planned.schedule.reason == "quiet_hours"
         metrics.on_commit(db.session, partial(metrics.notification_accepted, row.channel, shifted))
         dispatch.publish_after_commit(row, now)
         rows.append(row)
     return rows
 
 
-def _event_detail(status: Status, schedule) -> str:
-    if status is Status.SUPPRESSED:
+def first_event_detail(planned: PlannedNotification) -> str:
+    """What the history says of a notification as it is created."""
+    if planned.status is Status.SUPPRESSED:
         return "suppressed"
+    schedule = planned.schedule
     detail = schedule.detail
     if schedule.reason == "quiet_hours":
         window = detail["quiet_hours"]
@@ -120,7 +130,8 @@ def create_notification(
     """
     fingerprint = request_fingerprint(request, api_key.kind)
     if idempotency_key:
-        replay = _replay(api_key.service, idempotency_key, fingerprint, now, config.idempotency_ttl)
+        replay = replayed_response(api_key.service, idempotency_key, fingerprint, now,
+                                   config.idempotency_ttl)
         if replay is not None:
             return replay, True
 
@@ -146,7 +157,8 @@ def create_notification(
     except IntegrityError:
         # A concurrent request with the same idempotency key won the race.
         db.session.rollback()
-        replay = _replay(api_key.service, idempotency_key, fingerprint, now, config.idempotency_ttl)
+        replay = replayed_response(api_key.service, idempotency_key, fingerprint, now,
+                                   config.idempotency_ttl)
         if replay is None:
             raise
         return replay, True
