@@ -46,7 +46,6 @@ def configure_environment(var_dir: Path) -> None:
         DATABASE_URL=services.database_url(NAME),
         BROKER_URL=services.broker_url(NAME),
         QUORUM_QUEUES="false",  # the RabbitMQ here may be older than 4.0.1
-        LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),
     )
 
 
