@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from sqlalchemy import text
 
 from common.db import db
-from common.dispatch import Publication, publish_all
+from common import dispatch
 
 # Due now, outside quiet hours by priority: the rows the API would have written
 # for PUSH_REQUEST, with `enqueued_at` set only when the caller publishes them.
@@ -26,20 +26,26 @@ _INSERT = text("""
 
 
 def insert_due(count: int, api_key_id: uuid.UUID, *, channel: str = "push",
-               recipient: str = "bench-device-token", enqueued: bool) -> list[Publication]:
-    """`count` push notifications due now, in one statement and one commit (the caller's app context)."""
+               recipient: str = "bench-device-token", enqueued: bool) -> int:
+    """`count` push notifications due now, in one statement and one commit (the caller's app context).
+
+    Enqueued ones are published after the commit by common.dispatch, as the
+    API's are; the others wait for the relay.
+    """
     now = datetime.now(timezone.utc)
     rows = db.session.execute(_INSERT, {"channel": channel, "recipient": recipient, "now": now,
                                         "enqueued": enqueued, "count": count,
                                         "api_key_id": api_key_id}).all()
+    batch = None
+    if enqueued:
+        batch = dispatch.register(db.session, [
+            dispatch.publication(row.id, row.channel, row.dispatch_token, row.deliver_at, now) for row in rows])
     db.session.commit()
-    return [Publication(row.id, row.channel, row.dispatch_token, row.deliver_at) for row in rows]
+    if batch is not None and batch.published != count:
+        raise RuntimeError(f"only {batch.published} of {count} bench tasks were published")
+    return len(rows)
 
 
 def queue_due(count: int, api_key_id: uuid.UUID) -> int:
-    """Insert `count` due notifications and publish each, as the API does after its commit."""
-    publications = insert_due(count, api_key_id, enqueued=True)
-    published = publish_all(publications, datetime.now(timezone.utc))
-    if published != count:
-        raise RuntimeError(f"only {published} of {count} bench tasks were published")
-    return published
+    """Insert `count` due notifications and publish each after the commit, as the API does."""
+    return insert_due(count, api_key_id, enqueued=True)
