@@ -15,6 +15,7 @@ from bench.environment import HOST, PYTHON
 LUA_SCRIPT = Path(__file__).with_name("post.lua")
 WRK_THREADS = 2  # one per CPU of this machine; more only steal from the servers
 MARKER = "BENCH_RESULT "
+GENERATORS = ("wrk", "asyncio")
 
 
 @dataclass
@@ -37,7 +38,10 @@ class LoadResult:
 
 
 def generator() -> str:
-    """Which load generator this machine has: "wrk", or "asyncio" (install wrk: apt-get install wrk)."""
+    """The load generator: BENCH_LOAD_GENERATOR if set, else "wrk" when installed, else "asyncio"."""
+    chosen = os.environ.get("BENCH_LOAD_GENERATOR")
+    if chosen in GENERATORS:
+        return chosen
     return "wrk" if shutil.which("wrk") else "asyncio"
 
 
