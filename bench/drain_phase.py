@@ -11,7 +11,7 @@ from bench import baseline_tasks
 from bench.context import Bench
 from bench.cpu import CpuSampler
 from bench.drain import measure_drain
-from bench.environment import bench_pool_args, pool_concurrency, start_pool
+from bench.environment import bench_pool_args, pool_concurrency, pool_origin, start_pool
 from bench.results import Section
 from bench.seed import queue_due
 from common.db import db
@@ -61,7 +61,7 @@ def measure_drain_sandbox(bench: Bench, section: Section) -> None:
     section.figures.update(
         herald_tps=statistics.median(rates["herald"]), baseline_tps=statistics.median(rates["baseline"]),
         ratio=statistics.median(h / b for h, b in zip(rates["herald"], rates["baseline"])))
-    section.notes.append(f"pool options {' '.join(pool_args)} (the Procfile's push line) for both; "
+    section.notes.append(f"pool options {' '.join(pool_args)} ({pool_origin('push')}) for both; "
                          f"{tasks} tasks per round; rounds: Herald "
                          f"{', '.join(f'{r:,.0f}' for r in rates['herald'])}, baseline "
                          f"{', '.join(f'{r:,.0f}' for r in rates['baseline'])} tasks/s")
@@ -113,8 +113,7 @@ def measure_drain_latency(bench: Bench, section: Section) -> None:
         result, split = _drain(bench, "herald-fcm-pool", "workers", "push", pool_args, tasks, window, env)
         sends = len(fcm.messages.sends)
     section.figures.update(herald_dps=result.per_second, ratio=result.per_second / ideal)
-    section.notes.append(f"pool options {' '.join(pool_args)} (the Procfile's push line; BENCH_PUSH_POOL "
-                         f"overrides); {result.tasks} deliveries timed in {result.seconds:.1f} s; "
+    section.notes.append(f"pool options {' '.join(pool_args)} ({pool_origin('push')}); {result.tasks} deliveries timed in {result.seconds:.1f} s; "
                          f"{sends} requests reached the fake FCM")
     section.notes.append(split.describe())
     section.notes.append(f"Herald check: {delivery_check(bench)}")

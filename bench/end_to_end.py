@@ -11,7 +11,8 @@ from sqlalchemy import text
 from bench.api_phase import check_published_at_once
 from bench.context import Bench
 from bench.cpu import CpuSampler
-from bench.environment import PUSH_REQUEST, bench_pool_args, procfile_pool_args, start_gunicorn, start_pool
+from bench.environment import (PUSH_REQUEST, bench_pool_args, pool_origin, procfile_pool_args, start_gunicorn,
+                               start_pool)
 from bench.http_load import post_load
 from bench.results import Section
 from common.db import db
@@ -63,7 +64,7 @@ def measure_end_to_end(bench: Bench, section: Section) -> None:
     window = (end - start).total_seconds()
     section.figures.update(sustained_nps=row.sent_in_window / window, seconds=round(window),
                            p99_accept_to_sent_ms=float(row.p99_seconds or 0) * 1000)
-    section.notes.append(f"push pool {' '.join(push_args)}, API gunicorn -w {bench.api_workers}, maintenance "
+    section.notes.append(f"push pool {' '.join(push_args)} ({pool_origin('push')}), API gunicorn -w {bench.api_workers}, maintenance "
                          f"and beat; {load.requests:,} POSTs from {bench.clients} connections "
                          f"({load.non_2xx} not 2xx), {row.accepted:,} rows accepted, {row.sent_in_window:,} "
                          f"sent inside the window, {row.delivered:,} of the accepted sent by the end")

@@ -149,3 +149,9 @@ def bench_pool_args(channel: str) -> list[str]:
     """BENCH_PUSH_POOL (e.g. "--pool threads --concurrency 64") if set, else the Procfile's options."""
     override = os.environ.get(f"BENCH_{channel.upper()}_POOL")
     return shlex.split(override) if override else procfile_pool_args(channel)
+
+
+def pool_origin(channel: str) -> str:
+    """Where bench_pool_args found the options, for the printed notes."""
+    variable = f"BENCH_{channel.upper()}_POOL"
+    return f"from {variable}" if os.environ.get(variable) else f"the Procfile's {channel} line"

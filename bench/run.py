@@ -99,6 +99,7 @@ def run(args, var_dir: Path, cleanup: ExitStack) -> dict:
     services.create_vhost(NAME)
     cleanup.callback(services.delete_vhost, NAME)
     api_key, api_key_id = prepare_databases()
+    (var_dir / "logs").mkdir(parents=True, exist_ok=True)
     app = create_app()
     bench = Bench(quick=args.quick, rounds=args.rounds, seconds=args.seconds, api_workers=args.api_workers,
                   clients=args.clients, log_dir=var_dir / "logs", cleanup=cleanup, app=app,
