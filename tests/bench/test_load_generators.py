@@ -61,7 +61,6 @@ def test_the_generator_posts_the_body_with_the_key_and_counts_answers(server, ge
     # The server may have answered a last request the client stopped waiting for.
     assert result.requests <= len(server.received) <= result.requests + 2
     assert set(server.received) == {("/v1/notifications", "Bearer hrd_live_bench", BODY)}
-    assert result.client_cpu_seconds > 0
 
 
 @pytest.mark.parametrize("generator", GENERATORS)
