@@ -113,7 +113,8 @@ def measure_drain_latency(bench: Bench, section: Section) -> None:
         result, split = _drain(bench, "herald-fcm-pool", "workers", "push", pool_args, tasks, window, env)
         sends = len(fcm.messages.sends)
     section.figures.update(herald_dps=result.per_second, ratio=result.per_second / ideal)
-    section.notes.append(f"pool options {' '.join(pool_args)} ({pool_origin('push')}); {result.tasks} deliveries timed in {result.seconds:.1f} s; "
+    section.notes.append(f"pool options {' '.join(pool_args)} ({pool_origin('push')}); "
+                         f"{result.tasks} deliveries timed in {result.seconds:.1f} s; "
                          f"{sends} requests reached the fake FCM")
     section.notes.append(split.describe())
     section.notes.append(f"Herald check: {delivery_check(bench)}")

@@ -64,7 +64,8 @@ def measure_end_to_end(bench: Bench, section: Section) -> None:
     window = (end - start).total_seconds()
     section.figures.update(sustained_nps=row.sent_in_window / window, seconds=round(window),
                            p99_accept_to_sent_ms=float(row.p99_seconds or 0) * 1000)
-    section.notes.append(f"push pool {' '.join(push_args)} ({pool_origin('push')}), API gunicorn -w {bench.api_workers}, maintenance "
+    section.notes.append(f"push pool {' '.join(push_args)} ({pool_origin('push')}), "
+                         f"API gunicorn -w {bench.api_workers}, maintenance "
                          f"and beat; {load.requests:,} POSTs from {bench.clients} connections "
                          f"({load.non_2xx} not 2xx), {row.accepted:,} rows accepted, {row.sent_in_window:,} "
                          f"sent inside the window, {row.delivered:,} of the accepted sent by the end")

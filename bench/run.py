@@ -1,4 +1,4 @@
-"""`make bench`: Herald beside bare baselines on this machine, printed as a table and written to var/bench/results.json."""
+"""`make bench`: Herald beside bare baselines on this machine, as a table and var/bench/results.json."""
 
 from __future__ import annotations
 
