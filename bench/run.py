@@ -49,13 +49,11 @@ def prepare_databases() -> tuple[str, object]:
     from api import create_app
     from api.keys.service import create_api_key
     from bench import baseline_app
-    from common.db import db
 
     services.migrate(os.environ["DATABASE_URL"])
     with create_app().app_context():
-        key, secret = create_api_key("bench")
-        key.write_rate_limit = key.read_rate_limit = BENCH_KEY_LIMIT
-        db.session.commit()
+        key, secret = create_api_key("bench", write_rate_limit=BENCH_KEY_LIMIT,
+                                     read_rate_limit=BENCH_KEY_LIMIT)
         key_id = key.id
     baseline = baseline_app.create_app()
     with baseline.app_context():
