@@ -11,7 +11,7 @@ from bench import baseline_tasks
 from bench.context import Bench
 from bench.cpu import CpuSampler
 from bench.drain import measure_drain
-from bench.environment import bench_pool_args, pool_concurrency, pool_origin, start_pool
+from bench.environment import bench_pool, pool_origin, start_pool
 from bench.results import Section
 from bench.seed import queue_due
 from common.db import db
@@ -42,7 +42,8 @@ def _drain(bench: Bench, name: str, celery_app: str, queue: str, pool_args: list
 
 def measure_drain_sandbox(bench: Bench, section: Section) -> None:
     """Herald's push pool on the sandbox against the no-op baseline, same pool options, alternating."""
-    pool_args = bench_pool_args("push")
+    pool = bench_pool("push")
+    pool_args, pool_env = pool.pinned()
     tasks = 600 if bench.quick else 1500
     rates: dict[str, list[float]] = {"baseline": [], "herald": []}
     cpu = {}
@@ -51,17 +52,18 @@ def measure_drain_sandbox(bench: Bench, section: Section) -> None:
         for _ in range(tasks):
             baseline_tasks.publish("bench")
         result, cpu["baseline"] = _drain(bench, f"baseline-pool-{round_number}", "bench.baseline_tasks",
-                                         baseline_tasks.QUEUE, pool_args, tasks, bench.seconds * 2)
+                                         baseline_tasks.QUEUE, pool_args, tasks, bench.seconds * 2, pool_env)
         rates["baseline"].append(result.per_second)
         with bench.app.app_context():
             queue_due(tasks, bench.api_key_id)
         result, cpu["herald"] = _drain(bench, f"herald-pool-{round_number}", "workers", "push",
-                                       pool_args, tasks, bench.seconds * 2)
+                                       pool_args, tasks, bench.seconds * 2, pool_env)
         rates["herald"].append(result.per_second)
     section.figures.update(
         herald_tps=statistics.median(rates["herald"]), baseline_tps=statistics.median(rates["baseline"]),
         ratio=statistics.median(h / b for h, b in zip(rates["herald"], rates["baseline"])))
-    section.notes.append(f"pool options {' '.join(pool_args)} ({pool_origin('push')}) for both; "
+    section.notes.append(f"pool {pool.describe()} ({pool_origin('push')}), run as {' '.join(pool_args)} "
+                         f"for both; "
                          f"{tasks} tasks per round; rounds: Herald "
                          f"{', '.join(f'{r:,.0f}' for r in rates['herald'])}, baseline "
                          f"{', '.join(f'{r:,.0f}' for r in rates['baseline'])} tasks/s")
@@ -96,8 +98,9 @@ class SlowFcm(FakeFcm):
 
 def measure_drain_latency(bench: Bench, section: Section) -> None:
     """One push pool process, the real FCM provider, the fake answering after 100 ms."""
-    pool_args = bench_pool_args("push")
-    in_flight = pool_concurrency(pool_args)
+    pool = bench_pool("push")
+    pool_args, pool_env = pool.pinned()
+    in_flight = pool.concurrency
     ideal = in_flight * 1000 / PROVIDER_LATENCY_MS
     window = 6 if bench.quick else 15
     tasks = int(min(max(ideal * window * 1.5, 100), 20_000))
@@ -106,14 +109,15 @@ def measure_drain_latency(bench: Bench, section: Section) -> None:
     with SlowFcm(PROVIDER_LATENCY_MS / 1000) as fcm:
         account = fcm.service_account("herald-bench")
         settings = fcm.settings_file(account, bench.log_dir)
-        env = {"FCM_CREDENTIALS_FILE": settings.credentials_file, "FCM_PROJECT_ID": settings.project_id,
-               "FCM_ENDPOINT": settings.endpoint}
+        env = {**pool_env, "FCM_CREDENTIALS_FILE": settings.credentials_file,
+               "FCM_PROJECT_ID": settings.project_id, "FCM_ENDPOINT": settings.endpoint}
         with bench.app.app_context():
             queue_due(tasks, bench.api_key_id)
         result, split = _drain(bench, "herald-fcm-pool", "workers", "push", pool_args, tasks, window, env)
         sends = len(fcm.messages.sends)
     section.figures.update(herald_dps=result.per_second, ratio=result.per_second / ideal)
-    section.notes.append(f"pool options {' '.join(pool_args)} ({pool_origin('push')}); "
+    section.notes.append(f"pool {pool.describe()} ({pool_origin('push')}), run as "
+                         f"{' '.join(pool_args)}; "
                          f"{result.tasks} deliveries timed in {result.seconds:.1f} s; "
                          f"{sends} requests reached the fake FCM")
     section.notes.append(split.describe())

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from bench.api_phase import check_published_at_once
 from bench.context import Bench
 from bench.cpu import CpuSampler
-from bench.environment import (PUSH_REQUEST, bench_pool_args, pool_origin, procfile_pool_args, start_gunicorn,
+from bench.environment import (PUSH_REQUEST, bench_pool, pool_origin, procfile_pool, start_gunicorn,
                                start_pool)
 from bench.http_load import post_load
 from bench.results import Section
@@ -38,11 +38,12 @@ def measure_end_to_end(bench: Bench, section: Section) -> None:
     bench.reset_notifications()
     api, port = start_gunicorn("e2e-api", "api:create_app()", bench.api_workers, bench.log_dir)
     bench.cleanup.callback(api.stop)
-    push_args = bench_pool_args("push")
-    push = start_pool("e2e-push", "workers", "push", push_args, bench.log_dir)
+    push_args, push_env = bench_pool("push").pinned()
+    push = start_pool("e2e-push", "workers", "push", push_args, bench.log_dir, push_env)
     bench.cleanup.callback(push.stop)
-    maintenance = start_pool("e2e-maintenance", "workers", "maintenance", procfile_pool_args("maintenance"),
-                             bench.log_dir)
+    maintenance_args, maintenance_env = procfile_pool("maintenance").as_is()
+    maintenance = start_pool("e2e-maintenance", "workers", "maintenance", maintenance_args, bench.log_dir,
+                             maintenance_env)
     bench.cleanup.callback(maintenance.stop)
     beat = start_beat(bench.log_dir)
     bench.cleanup.callback(beat.stop)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import shlex
 import socket
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from common.config import PROJECT_ROOT
@@ -97,36 +99,79 @@ def start_pool(name: str, celery_app: str, queue: str, pool_args: list[str], log
 
 # --- the pool the project recommends ------------------------------------------------------------
 
-def procfile_pool_args(channel: str, procfile: Path = PROJECT_ROOT / "Procfile",
-                       environ: dict[str, str] | None = None) -> list[str]:
-    """The pool options of `channel`'s line in the Procfile (what `make run` starts), expanded.
+@dataclass(frozen=True)
+class PoolCommand:
+    """A pool as the Procfile starts it: its worker options and the variables set before them."""
 
-    `--concurrency ${PUSH_CONCURRENCY:-1}` becomes `--concurrency 1` (or the
-    variable's value); the queue, node name and log level are the bench's own.
+    options: list[str]   # after `worker`, without the queue, node name and log level
+    env: dict[str, str]  # VAR=value prefixes of the line, without the metrics port
+
+    @property
+    def concurrency(self) -> int:
+        """Tasks the pool runs at once: --concurrency, else WORKER_CONCURRENCY, else the CPU count."""
+        for index, word in enumerate(self.options):
+            if word in ("-c", "--concurrency") and index + 1 < len(self.options):
+                return int(self.options[index + 1])
+            if word.startswith("--concurrency="):
+                return int(word.split("=", 1)[1])
+        return int(self.env.get("WORKER_CONCURRENCY") or os.environ.get("WORKER_CONCURRENCY")
+                   or os.cpu_count() or 1)
+
+    def pinned(self) -> tuple[list[str], dict[str, str]]:
+        """Options and environment with the concurrency spelled out, so a bare Celery app gets the
+        same as Herald's (which may size itself from WORKER_CONCURRENCY), and no metrics port."""
+        concurrency = self.concurrency
+        options, skip_next = [], False
+        for word in self.options:
+            if skip_next:
+                skip_next = False
+            elif word in ("-c", "--concurrency"):
+                skip_next = True
+            elif not word.startswith("--concurrency="):
+                options.append(word)
+        env = {**self.env, "WORKER_CONCURRENCY": str(concurrency), "WORKER_METRICS_PORT": "0"}
+        return [*options, "--concurrency", str(concurrency)], env
+
+    def as_is(self) -> tuple[list[str], dict[str, str]]:
+        """Options and environment as the line has them, with no metrics port."""
+        return list(self.options), {**self.env, "WORKER_METRICS_PORT": "0"}
+
+    def describe(self) -> str:
+        assignments = " ".join(f"{name}={value}" for name, value in self.env.items())
+        return f"{assignments} {' '.join(self.options)}".strip()
+
+
+def procfile_pool(channel: str, procfile: Path = PROJECT_ROOT / "Procfile",
+                  environ: dict[str, str] | None = None) -> PoolCommand:
+    """`channel`'s line in the Procfile (what `make run` starts), with ${VAR:-default} expanded.
+
+    `WORKER_CONCURRENCY=${PUSH_CONCURRENCY:-50} celery ... --pool threads`
+    gives the options `--pool threads` and the variable WORKER_CONCURRENCY=50
+    (or $PUSH_CONCURRENCY); the queue, node name and log level are the bench's own.
     """
     environ = os.environ if environ is None else environ
     line = next((text for text in procfile.read_text().splitlines() if text.startswith(f"{channel}:")), None)
     if line is None:
         raise LookupError(f"no {channel!r} line in {procfile}")
-    words = shlex.split(line.split(":", 1)[1])
-    options = words[words.index("worker") + 1:]
-    kept, skip_next = [], False
-    for word in options:
+    words = [_expand(word, environ) for word in shlex.split(line.split(":", 1)[1])]
+    env = {}
+    while words and re.fullmatch(r"\w+=.*", words[0]):
+        name, _, value = words.pop(0).partition("=")
+        if name != "WORKER_METRICS_PORT":  # the bench never binds the ports `make run` uses
+            env[name] = value
+    options, skip_next = [], False
+    for word in words[words.index("worker") + 1:]:
         if skip_next:
             skip_next = False
-            continue
-        if word in ("-Q", "--queues", "-n", "--hostname", "-l", "--loglevel"):
+        elif word in ("-Q", "--queues", "-n", "--hostname", "-l", "--loglevel"):
             skip_next = True
-            continue
-        if word.startswith(("--queues=", "--hostname=", "--loglevel=")):
-            continue
-        kept.append(_expand(word, environ))
-    return kept
+        elif not word.startswith(("--queues=", "--hostname=", "--loglevel=")):
+            options.append(word)
+    return PoolCommand(options, env)
 
 
 def _expand(word: str, environ) -> str:
     """Shell-style ${NAME:-default} and $NAME, as honcho expands the Procfile."""
-    import re
 
     def value(match: re.Match) -> str:
         name, default = match.group(1) or match.group(3), match.group(2)
@@ -135,23 +180,13 @@ def _expand(word: str, environ) -> str:
     return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)", value, word)
 
 
-def pool_concurrency(pool_args: list[str]) -> int:
-    """How many tasks the pool runs at once: its --concurrency (Celery's default: the CPU count)."""
-    for index, word in enumerate(pool_args):
-        if word in ("-c", "--concurrency") and index + 1 < len(pool_args):
-            return int(pool_args[index + 1])
-        if word.startswith("--concurrency="):
-            return int(word.split("=", 1)[1])
-    return os.cpu_count() or 1
-
-
-def bench_pool_args(channel: str) -> list[str]:
-    """BENCH_PUSH_POOL (e.g. "--pool threads --concurrency 64") if set, else the Procfile's options."""
+def bench_pool(channel: str) -> PoolCommand:
+    """BENCH_PUSH_POOL (e.g. "--pool threads --concurrency 64") if set, else the Procfile's line."""
     override = os.environ.get(f"BENCH_{channel.upper()}_POOL")
-    return shlex.split(override) if override else procfile_pool_args(channel)
+    return PoolCommand(shlex.split(override), {}) if override else procfile_pool(channel)
 
 
 def pool_origin(channel: str) -> str:
-    """Where bench_pool_args found the options, for the printed notes."""
+    """Where bench_pool found the options, for the printed notes."""
     variable = f"BENCH_{channel.upper()}_POOL"
     return f"from {variable}" if os.environ.get(variable) else f"the Procfile's {channel} line"

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from bench.context import Bench
 from bench.cpu import CpuSampler
-from bench.environment import procfile_pool_args, start_pool
+from bench.environment import procfile_pool, start_pool
 from bench.results import Section
 from bench.seed import insert_due
 from common.db import db
@@ -23,8 +23,8 @@ def measure_relay(bench: Bench, section: Section) -> None:
     rows = 20_000 if bench.quick else 100_000
     cap = 60 if bench.quick else 150  # today's relay needs ~400 s for 100,000: report, don't wait
     bench.reset_notifications()
-    maintenance = start_pool("relay-maintenance", "workers", "maintenance",
-                             procfile_pool_args("maintenance"), bench.log_dir)
+    options, env = procfile_pool("maintenance").as_is()
+    maintenance = start_pool("relay-maintenance", "workers", "maintenance", options, bench.log_dir, env)
     bench.cleanup.callback(maintenance.stop)
     maintenance.wait_for_log(" ready.", timeout=60)
     beat = start_beat(bench.log_dir)

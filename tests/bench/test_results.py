@@ -9,7 +9,7 @@ import pkgutil
 import pytest
 
 import bench
-from bench.environment import pool_concurrency, procfile_pool_args
+from bench.environment import procfile_pool
 from bench.results import FIGURES, as_json, empty_results, table, write_results
 
 ISSUE_KEYS = {
@@ -75,12 +75,24 @@ def test_the_table_shows_goals_and_why_a_figure_is_missing():
     assert list(FIGURES) == list(ISSUE_KEYS)
 
 
-def test_the_pool_options_come_from_the_procfile_line_expanded(tmp_path):
+def test_the_pool_comes_from_the_procfile_line_expanded(tmp_path):
     procfile = tmp_path / "Procfile"
     procfile.write_text("push: WORKER_METRICS_PORT=9101 celery -A workers worker -Q push -n push@%h "
-                        "--pool threads --concurrency ${PUSH_CONCURRENCY:-64} --loglevel info\n")
+                        "--concurrency ${PUSH_CONCURRENCY:-4} --loglevel info\n")
 
-    assert procfile_pool_args("push", procfile, {}) == ["--pool", "threads", "--concurrency", "64"]
-    options = procfile_pool_args("push", procfile, {"PUSH_CONCURRENCY": "8"})
-    assert options == ["--pool", "threads", "--concurrency", "8"]
-    assert pool_concurrency(options) == 8
+    assert procfile_pool("push", procfile, {}).options == ["--concurrency", "4"]
+    pool = procfile_pool("push", procfile, {"PUSH_CONCURRENCY": "8"})
+    assert pool.options == ["--concurrency", "8"] and pool.env == {} and pool.concurrency == 8
+
+
+def test_a_concurrency_set_through_the_environment_is_pinned_for_both_sides(tmp_path):
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("push: WORKER_METRICS_PORT=9101 WORKER_CONCURRENCY=${PUSH_CONCURRENCY:-50} "
+                        "celery -A workers worker -Q push -n push@%h --pool threads --loglevel info\n")
+
+    pool = procfile_pool("push", procfile, {})
+    options, env = pool.pinned()
+
+    assert pool.concurrency == 50
+    assert options == ["--pool", "threads", "--concurrency", "50"]  # the bare Celery app gets 50 too
+    assert env == {"WORKER_CONCURRENCY": "50", "WORKER_METRICS_PORT": "0"}  # never the port of make run
