@@ -33,7 +33,11 @@ run: key
 test: venv
 	$(BIN)/pytest
 
+# Herald beside bare baselines, table and var/bench/results.json (docs/benchmarks.md).
+# Needs PostgreSQL and RabbitMQ on 127.0.0.1; BENCH_QUICK=1 for a short run.
 bench: venv
+	@command -v wrk >/dev/null || echo "bench: wrk not found; using the asyncio load generator" \
+		"(apt-get install wrk for a client that takes less CPU)"
 	$(BIN)/python -m bench.run
 
 # Flower alone, with workers/flowerconfig.py: 127.0.0.1 and an open API unless
