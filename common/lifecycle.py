@@ -17,6 +17,7 @@ from sqlalchemy import update
 from common import dispatch
 from common.db import db
 from common.models import Notification, NotificationEvent, utcnow
+from common.round_trip import changed_with_event, quiet_now
 from common.statuses import PENDING, Status, allowed_sources
 
 # UPDATE ... RETURNING hands back the row as written, even when the session
@@ -66,7 +67,7 @@ def transition(
     Returns the updated row, or None when the row is missing or in a status
     (or with a token, via `where`) that does not allow the move.
     """
-    statement = (
+    change = (
         update(Notification)
         .where(
             Notification.id == notification_id,
@@ -74,10 +75,15 @@ def transition(
             *where,
         )
         .values(status=target.value, updated_at=now, **values)
-        .returning(Notification)
-        .execution_options(**_RETURN_FRESH_ROW)
     )
-    notification = db.session.execute(statement).scalar_one_or_none()
+    if db.session.get_bind().dialect.name == "postgresql":
+        # One round trip: the UPDATE and its event row in one statement.
+        statement = changed_with_event(change, at=now, worker=worker, detail=detail)
+        return db.session.execute(statement.execution_options(**_RETURN_FRESH_ROW)
+                                  ).scalar_one_or_none()
+    notification = db.session.execute(
+        change.returning(Notification).execution_options(**_RETURN_FRESH_ROW)
+    ).scalar_one_or_none()
     if notification is not None:
         record_event(notification, at=now, worker=worker, detail=detail)
     return notification
@@ -86,17 +92,26 @@ def transition(
 def claim_for_delivery(
     notification_id: uuid.UUID, token: uuid.UUID, *, worker: str, now: datetime, lease: timedelta
 ) -> Notification | None:
-    """Take a due notification for one delivery attempt, if this task's token is current."""
+    """Take a due notification for one delivery attempt, if this task's token is current.
+
+    Counts the attempt. On PostgreSQL a row whose recipient is inside quiet
+    hours right now is not claimed at all (see `common.round_trip.quiet_now`):
+    the attempt is decided before it is counted, and the task finds the row
+    unclaimed and defers it (`defer_unclaimed`) without touching the count.
+    """
+    guards = [
+        Notification.dispatch_token == token,
+        # Never early: a task that arrives before its time is republished.
+        Notification.deliver_at <= now,
+    ]
+    if db.session.get_bind().dialect.name == "postgresql":
+        guards.append(~quiet_now(now))
     return transition(
         notification_id,
         Status.SENDING,
         now=now,
         worker=worker,
-        where=(
-            Notification.dispatch_token == token,
-            # Never early: a task that arrives before its time is republished.
-            Notification.deliver_at <= now,
-        ),
+        where=tuple(guards),
         attempts=Notification.attempts + 1,
         lease_expires_at=now + lease,
     )
@@ -247,6 +262,31 @@ def defer(
         schedule_detail=detail,
     )
     return _published_after_commit(deferred, now)
+
+
+def defer_unclaimed(
+    notification_id: uuid.UUID, token: uuid.UUID, *, deliver_at: datetime, reason: str,
+    detail: dict, horizon: timedelta, worker: str, now: datetime,
+) -> Notification | None:
+    """Move a due, unclaimed notification out of quiet hours under a fresh token; no attempt made.
+
+    Not a status change (it stays scheduled or retrying, waiting), so it
+    bypasses `transition`, but it is recorded.
+    """
+    statement = (
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.dispatch_token == token,
+               Notification.status.in_(list(PENDING)))
+        .values(deliver_at=deliver_at, dispatch_token=uuid.uuid4(), schedule_reason=reason,
+                schedule_detail=detail, enqueued_at=dispatch.enqueue_time(deliver_at, now, horizon),
+                updated_at=now)
+        .returning(Notification)
+        .execution_options(**_RETURN_FRESH_ROW)
+    )
+    notification = db.session.execute(statement).scalar_one_or_none()
+    if notification is not None:
+        record_event(notification, at=now, worker=worker, detail=f"deferred: {reason}")
+    return _published_after_commit(notification, now)
 
 
 def _published_after_commit(notification: Notification | None,
