@@ -28,11 +28,16 @@ def _engine_options(url: str, connections: int | None) -> dict:
         # instead of failing at once.
         return {**hidden, "connect_args": {"timeout": 30}}
     # A silent database must fail a request or a readiness check in seconds, not hang it.
-    # A worker pool's threads each hold a connection around a provider call's
-    # claim and outcome: one each, so none waits for another's.
-    size = max(5, connections or 0)
-    return {**hidden, "pool_pre_ping": True, "pool_size": size, "max_overflow": 10,
-            "connect_args": {"connect_timeout": 5}}
+    options = {**hidden, "pool_pre_ping": True, "pool_size": 5, "max_overflow": 10,
+               "connect_args": {"connect_timeout": 5}}
+    if connections:
+        # A worker pool: each thread holds a connection around a provider call's
+        # claim and outcome, one each, so none waits for another's. No ping per
+        # checkout (a round trip, twice per delivery): a connection that died
+        # fails its statement, SQLAlchemy then drops the whole pool, and the
+        # delivery code tries again (workers/delivery.py, DATABASE_UNAVAILABLE).
+        options.update(pool_size=max(5, connections), pool_pre_ping=False)
+    return options
 
 
 def _tune_sqlite(engine) -> None:

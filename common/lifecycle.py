@@ -17,12 +17,10 @@ from sqlalchemy import update
 from common import dispatch
 from common.db import db
 from common.models import Notification, NotificationEvent, utcnow
-from common.round_trip import changed_with_event, quiet_now
+from common.round_trip import FRESH_ROW, changed_with_event, prepared_change
 from common.statuses import PENDING, Status, allowed_sources
 
-# UPDATE ... RETURNING hands back the row as written, even when the session
-# already holds an older copy of it.
-_RETURN_FRESH_ROW = {"synchronize_session": False, "populate_existing": True}
+_RETURN_FRESH_ROW = FRESH_ROW
 
 
 def record_event(
@@ -76,8 +74,8 @@ def transition(
         )
         .values(status=target.value, updated_at=now, **values)
     )
-    if db.session.get_bind().dialect.name == "postgresql":
-        # One round trip: the UPDATE and its event row in one statement.
+    if _one_round_trip():
+        # The UPDATE and its event row in one statement.
         statement = changed_with_event(change, at=now, worker=worker, detail=detail)
         return db.session.execute(statement.execution_options(**_RETURN_FRESH_ROW)
                                   ).scalar_one_or_none()
@@ -87,6 +85,21 @@ def transition(
     if notification is not None:
         record_event(notification, at=now, worker=worker, detail=detail)
     return notification
+
+
+def _one_round_trip() -> bool:
+    """PostgreSQL runs a change and its event as one statement; SQLite (make run) takes two."""
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _prepared(target: Status, notification_id: uuid.UUID, token: uuid.UUID, *, now: datetime,
+              worker: str | None, detail: str | None = None, claim: bool = False,
+              **values) -> Notification | None:
+    """A token-guarded change through its statement built once (see common.round_trip)."""
+    statement = prepared_change(target, tuple(sorted(values)), claim)
+    parameters = {"nid": notification_id, "token": token, "now": now, "worker": worker,
+                  "detail": detail, **{f"set_{name}": value for name, value in values.items()}}
+    return db.session.execute(statement, parameters).scalar_one_or_none()
 
 
 def claim_for_delivery(
@@ -99,19 +112,19 @@ def claim_for_delivery(
     the attempt is decided before it is counted, and the task finds the row
     unclaimed and defers it (`defer_unclaimed`) without touching the count.
     """
-    guards = [
-        Notification.dispatch_token == token,
-        # Never early: a task that arrives before its time is republished.
-        Notification.deliver_at <= now,
-    ]
-    if db.session.get_bind().dialect.name == "postgresql":
-        guards.append(~quiet_now(now))
+    if _one_round_trip():
+        return _prepared(Status.SENDING, notification_id, token, now=now, worker=worker,
+                         claim=True, lease_expires_at=now + lease)
     return transition(
         notification_id,
         Status.SENDING,
         now=now,
         worker=worker,
-        where=tuple(guards),
+        where=(
+            Notification.dispatch_token == token,
+            # Never early: a task that arrives before its time is republished.
+            Notification.deliver_at <= now,
+        ),
         attempts=Notification.attempts + 1,
         lease_expires_at=now + lease,
     )
@@ -121,56 +134,48 @@ def mark_sent(
     notification_id: uuid.UUID, token: uuid.UUID, *, provider_message_id: str | None,
     worker: str, now: datetime, segments: int | None = None,
 ) -> Notification | None:
-    return transition(
-        notification_id,
-        Status.SENT,
-        now=now,
-        worker=worker,
-        where=(Notification.dispatch_token == token,),
-        sent_at=now,
-        provider_message_id=provider_message_id,
-        segments=segments,
-        lease_expires_at=None,
-        error_code=None,
-        error_message=None,
-    )
+    values = dict(sent_at=now, provider_message_id=provider_message_id, segments=segments,
+                  lease_expires_at=None, error_code=None, error_message=None)
+    if _one_round_trip():
+        return _prepared(Status.SENT, notification_id, token, now=now, worker=worker, **values)
+    return transition(notification_id, Status.SENT, now=now, worker=worker,
+                      where=(Notification.dispatch_token == token,), **values)
 
 
 def mark_retrying(
     notification_id: uuid.UUID, *, error_code: str, error_message: str, deliver_at: datetime,
     horizon: timedelta, now: datetime, where=(), worker: str | None = None,
+    token: uuid.UUID | None = None,
 ) -> Notification | None:
-    """Schedule the next attempt with a fresh token, published after the commit or by the relay."""
-    retried = transition(
-        notification_id,
-        Status.RETRYING,
-        now=now,
-        worker=worker,
-        where=where,
-        deliver_at=deliver_at,
-        dispatch_token=uuid.uuid4(),
-        enqueued_at=dispatch.enqueue_time(deliver_at, now, horizon),
-        lease_expires_at=None,
-        error_code=error_code,
-        error_message=error_message,
-    )
+    """Schedule the next attempt with a fresh token, published after the commit or by the relay.
+
+    `token`: only while the row is still this claim's.
+    """
+    values = dict(deliver_at=deliver_at, dispatch_token=uuid.uuid4(),
+                  enqueued_at=dispatch.enqueue_time(deliver_at, now, horizon),
+                  lease_expires_at=None, error_code=error_code, error_message=error_message)
+    if token is not None and not where and _one_round_trip():
+        # The new token is a value; the claim's token guards the change.
+        retried = _prepared(Status.RETRYING, notification_id, token, now=now, worker=worker,
+                            **values)
+    else:
+        guard = () if token is None else (Notification.dispatch_token == token,)
+        retried = transition(notification_id, Status.RETRYING, now=now, worker=worker,
+                             where=(*where, *guard), **values)
     return _published_after_commit(retried, now)
 
 
 def mark_failed(
     notification_id: uuid.UUID, *, error_code: str, error_message: str, now: datetime,
-    where=(), worker: str | None = None,
+    where=(), worker: str | None = None, token: uuid.UUID | None = None,
 ) -> Notification | None:
-    return transition(
-        notification_id,
-        Status.FAILED,
-        now=now,
-        worker=worker,
-        where=where,
-        lease_expires_at=None,
-        error_code=error_code,
-        error_message=error_message,
-    )
+    """`token`: only while the row is still this claim's."""
+    values = dict(lease_expires_at=None, error_code=error_code, error_message=error_message)
+    if token is not None and not where and _one_round_trip():
+        return _prepared(Status.FAILED, notification_id, token, now=now, worker=worker, **values)
+    guard = () if token is None else (Notification.dispatch_token == token,)
+    return transition(notification_id, Status.FAILED, now=now, worker=worker,
+                      where=(*where, *guard), **values)
 
 
 def cancel(notification_id: uuid.UUID, *, now: datetime,

@@ -1,8 +1,10 @@
 """PostgreSQL statements that change a notification and append its event in one round trip.
 
-`changed_with_event` wraps a status UPDATE in a data-modifying CTE: the
-UPDATE returns the row as written, an INSERT adds the event from it, and the
-ORM receives the row, all in one statement. `quiet_now` is the claim's
+A status UPDATE becomes a data-modifying CTE: the UPDATE returns the row as
+written, an INSERT adds the event from it, and the ORM receives the row, all
+in one statement. The worker's own changes (claim, sent, retry, failure) are
+built once per process with bound parameters (`prepared_change`); building
+such a statement costs more than running it. `quiet_now` is the claim's
 quiet-hours test, evaluated where the row is, so an attempt is counted only
 when it will really be made.
 """
@@ -10,42 +12,69 @@ when it will really be made.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import DateTime, Time, and_, case, cast, func, insert, literal, or_, select
+from sqlalchemy import (DateTime, Time, and_, bindparam, case, cast, func, insert, literal, or_,
+                        select, update)
 from sqlalchemy.sql import Select, Update
 
 from common.models import Notification, NotificationEvent
+from common.statuses import Status, allowed_sources
 
 _EVENTS = NotificationEvent.__table__
 _NOTIFICATIONS = Notification.__table__
+_TIMESTAMP = DateTime(timezone=True)
+# UPDATE ... RETURNING hands back the row as written, even when the session
+# already holds an older copy of it.
+FRESH_ROW = {"synchronize_session": False, "populate_existing": True}
 
 
-def changed_with_event(change: Update, *, at: datetime, worker: str | None,
-                       detail: str | None) -> Select:
+def changed_with_event(change: Update, *, at, worker, detail) -> Select:
     """`change` (an UPDATE of one notification) and its event row, as one ORM statement.
 
-    The event's time is the later of `at` and the database's clock once the
-    row lock is held, so events follow the order the changes committed in.
+    `at`, `worker` and `detail` are values or bound parameters. The event's
+    time is the later of `at` and the database's clock once the row lock is
+    held, so events follow the order the changes committed in.
     """
     changed = change.returning(*_NOTIFICATIONS.c).cte("changed")
-    when = func.greatest(cast(literal(at, DateTime(timezone=True)), DateTime(timezone=True)),
-                         func.clock_timestamp())
-    recorded = insert_event_from(changed, when, worker, detail).cte("recorded")
-    rows = select(changed).add_cte(recorded)
-    return select(Notification).from_statement(rows)
-
-
-def insert_event_from(changed, when, worker: str | None, detail: str | None):
-    """INSERT INTO notification_events ... SELECT from the changed row."""
-    return insert(_EVENTS).from_select(
+    when = func.greatest(cast(_bound(at, _TIMESTAMP), _TIMESTAMP), func.clock_timestamp())
+    recorded = insert(_EVENTS).from_select(
         ["notification_id", "at", "status", "attempt", "worker", "error_code", "detail"],
         select(changed.c.id, when, changed.c.status, changed.c.attempts,
-               literal(worker, _EVENTS.c.worker.type), changed.c.error_code,
-               literal(detail, _EVENTS.c.detail.type)),
-    ).returning(_EVENTS.c.id)
+               _bound(worker, _EVENTS.c.worker.type), changed.c.error_code,
+               _bound(detail, _EVENTS.c.detail.type)),
+    ).returning(_EVENTS.c.id).cte("recorded")
+    return select(Notification).from_statement(select(changed).add_cte(recorded))
 
 
-def quiet_now(now: datetime):
+def _bound(value, type_):
+    return value if hasattr(value, "key") and hasattr(value, "type") else literal(value, type_)
+
+
+@lru_cache(maxsize=None)
+def prepared_change(target: Status, values: tuple[str, ...], claim: bool = False) -> Select:
+    """The statement moving one row, under its dispatch token, to `target`; built once.
+
+    Parameters: nid, token, now, worker, detail, and `set_<name>` per name in `values`
+    (a bound name equal to a column's would be taken for a value of the SET clause).
+    A claim also needs the row due and outside quiet hours, and counts the attempt.
+    """
+    now = bindparam("now", type_=_NOTIFICATIONS.c.updated_at.type)
+    where = [_NOTIFICATIONS.c.id == bindparam("nid", type_=_NOTIFICATIONS.c.id.type),
+             _NOTIFICATIONS.c.status.in_([s.value for s in allowed_sources(target)]),
+             _NOTIFICATIONS.c.dispatch_token == bindparam(
+                 "token", type_=_NOTIFICATIONS.c.dispatch_token.type)]
+    sets = {name: bindparam(f"set_{name}", type_=_NOTIFICATIONS.c[name].type) for name in values}
+    if claim:
+        where += [_NOTIFICATIONS.c.deliver_at <= now, ~quiet_now(now)]
+        sets["attempts"] = _NOTIFICATIONS.c.attempts + 1
+    change = update(Notification).where(*where).values(status=target.value, updated_at=now, **sets)
+    statement = changed_with_event(change, at=now, worker=bindparam("worker", type_=_EVENTS.c.worker.type),
+                                   detail=bindparam("detail", type_=_EVENTS.c.detail.type))
+    return statement.execution_options(**FRESH_ROW)
+
+
+def quiet_now(now):
     """True where the row's recipient is inside their quiet hours at `now` (critical never is).
 
     The same rule as `common.quiet_hours.in_quiet_hours` (tests hold the two
@@ -55,8 +84,7 @@ def quiet_now(now: datetime):
     rule = Notification.quiet_hours
     start = cast(rule["start"].as_string(), Time)
     end = cast(rule["end"].as_string(), Time)
-    wall = cast(func.timezone(rule["timezone"].as_string(),
-                              cast(literal(now, DateTime(timezone=True)), DateTime(timezone=True))),
+    wall = cast(func.timezone(rule["timezone"].as_string(), cast(_bound(now, _TIMESTAMP), _TIMESTAMP)),
                 Time)
     inside = case(
         (start == end, False),

@@ -97,7 +97,7 @@ def _send_and_record(attempt: Attempt, provider_name: str, provider: Provider) -
         code, message = error.code, error.message
         failed = _commit_outcome(lambda: mark_failed(request.notification_id, error_code=code,
                                                      error_message=message, now=utcnow(),
-                                                     where=attempt.own_claim,
+                                                     token=attempt.token,
                                                      worker=attempt.worker),
                                  attempt.record_until)
         if code in TOKEN_GONE and attempt.recipient_ref is not None:
@@ -183,7 +183,7 @@ def _retry_or_fail(attempt: Attempt, code: str, message: str, retry_after: float
     now = utcnow()
     if request.attempt >= config.max_attempts:
         failed = _commit_outcome(lambda: mark_failed(
-            request.notification_id, error_code=code, now=utcnow(), where=attempt.own_claim,
+            request.notification_id, error_code=code, now=utcnow(), token=attempt.token,
             worker=attempt.worker,
             error_message=f"gave up after {request.attempt} attempts: {message}"),
             attempt.record_until)
@@ -196,7 +196,7 @@ def _retry_or_fail(attempt: Attempt, code: str, message: str, retry_after: float
     # The commit publishes the retry under its new token, unless it is beyond the horizon.
     retried = _commit_outcome(lambda: mark_retrying(
         request.notification_id, error_code=code, error_message=message, deliver_at=deliver_at,
-        horizon=config.eta_horizon, now=now, where=attempt.own_claim, worker=attempt.worker),
+        horizon=config.eta_horizon, now=now, token=attempt.token, worker=attempt.worker),
         attempt.record_until)
     return _recorded(attempt, metrics.RETRYING, code, retried is not None,
                      next_at=deliver_at, wait=(deliver_at - now).total_seconds())
