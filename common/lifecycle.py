@@ -95,11 +95,14 @@ def _one_round_trip() -> bool:
 def _prepared(target: Status, notification_id: uuid.UUID, token: uuid.UUID, *, now: datetime,
               worker: str | None, detail: str | None = None, claim: bool = False,
               **values) -> Notification | None:
-    """A token-guarded change through its statement built once (see common.round_trip)."""
+    """A token-guarded change through its statement built once (see common.round_trip).
+
+    Returns the row as written, as a plain row with the Notification's attributes.
+    """
     statement = prepared_change(target, tuple(sorted(values)), claim)
     parameters = {"nid": notification_id, "token": token, "now": now, "worker": worker,
                   "detail": detail, **{f"set_{name}": value for name, value in values.items()}}
-    return db.session.execute(statement, parameters).scalar_one_or_none()
+    return db.session.execute(statement, parameters).one_or_none()
 
 
 def claim_for_delivery(

@@ -29,9 +29,11 @@ _TIMESTAMP = DateTime(timezone=True)
 FRESH_ROW = {"synchronize_session": False, "populate_existing": True}
 
 
-def changed_with_event(change: Update, *, at, worker, detail) -> Select:
-    """`change` (an UPDATE of one notification) and its event row, as one ORM statement.
+def changed_with_event(change: Update, *, at, worker, detail, orm: bool = True) -> Select:
+    """`change` (an UPDATE of one notification) and its event row, as one statement.
 
+    `orm`: the row comes back as a Notification (else as a plain row, which
+    skips the ORM's loading: the worker's hot path reads it once).
     `at`, `worker` and `detail` are values or bound parameters. The event's
     time is the later of `at` and the database's clock once the row lock is
     held, so events follow the order the changes committed in.
@@ -44,7 +46,8 @@ def changed_with_event(change: Update, *, at, worker, detail) -> Select:
                _bound(worker, _EVENTS.c.worker.type), changed.c.error_code,
                _bound(detail, _EVENTS.c.detail.type)),
     ).returning(_EVENTS.c.id).cte("recorded")
-    return select(Notification).from_statement(select(changed).add_cte(recorded))
+    rows = select(changed).add_cte(recorded)
+    return select(Notification).from_statement(rows) if orm else rows
 
 
 def _bound(value, type_):
@@ -54,6 +57,9 @@ def _bound(value, type_):
 @lru_cache(maxsize=None)
 def prepared_change(target: Status, values: tuple[str, ...], claim: bool = False) -> Select:
     """The statement moving one row, under its dispatch token, to `target`; built once.
+
+    It returns the row as written, as a plain row (attributes named as the
+    Notification's), or nothing when the move is not allowed.
 
     Parameters: nid, token, now, worker, detail, and `set_<name>` per name in `values`
     (a bound name equal to a column's would be taken for a value of the SET clause).
@@ -69,9 +75,8 @@ def prepared_change(target: Status, values: tuple[str, ...], claim: bool = False
         where += [_NOTIFICATIONS.c.deliver_at <= now, ~quiet_now(now)]
         sets["attempts"] = _NOTIFICATIONS.c.attempts + 1
     change = update(Notification).where(*where).values(status=target.value, updated_at=now, **sets)
-    statement = changed_with_event(change, at=now, worker=bindparam("worker", type_=_EVENTS.c.worker.type),
-                                   detail=bindparam("detail", type_=_EVENTS.c.detail.type))
-    return statement.execution_options(**FRESH_ROW)
+    return changed_with_event(change, at=now, worker=bindparam("worker", type_=_EVENTS.c.worker.type),
+                              detail=bindparam("detail", type_=_EVENTS.c.detail.type), orm=False)
 
 
 def quiet_now(now):
