@@ -67,7 +67,8 @@ def prepared_change(target: Status, values: tuple[str, ...], claim: bool = False
     """
     now = bindparam("now", type_=_NOTIFICATIONS.c.updated_at.type)
     where = [_NOTIFICATIONS.c.id == bindparam("nid", type_=_NOTIFICATIONS.c.id.type),
-             _NOTIFICATIONS.c.status.in_([s.value for s in allowed_sources(target)]),
+             # Not IN (...): an expanding parameter is rewritten into the SQL at every run.
+             or_(*(_NOTIFICATIONS.c.status == s.value for s in sorted(allowed_sources(target)))),
              _NOTIFICATIONS.c.dispatch_token == bindparam(
                  "token", type_=_NOTIFICATIONS.c.dispatch_token.type)]
     sets = {name: bindparam(f"set_{name}", type_=_NOTIFICATIONS.c[name].type) for name in values}
