@@ -65,3 +65,42 @@ def test_a_push_pool_at_full_concurrency_sends_each_row_once(run, db, owner, fle
             "each sent row holds its own FCM message name"
     finally:
         fcm.stop()
+
+
+DRAIN_TASKS = int(os.environ.get("SOAK_DRAIN_TASKS") or 4_000)
+
+
+@pytest.mark.parametrize("run", range(1, RUNS + 1))
+def test_a_sandbox_drain_against_a_bare_celery_drain(run, db, owner, fleet, log_dir):
+    """Herald's push pool on the sandbox and a no-op Celery task, both threads at CONCURRENCY."""
+    import sys
+
+    from bench import baseline_tasks
+    from bench.drain import measure_drain
+    from tests.support.processes import HeraldProcess
+
+    def pool(name: str, app: str, queue: str, env: dict):
+        def start():
+            process = HeraldProcess(
+                f"{name}-{run}",
+                [sys.executable, "-m", "celery", "-A", app, "worker", "-Q", queue, "-n", f"{name}-{run}@%h",
+                 "--pool", "threads", "--concurrency", str(CONCURRENCY), "--without-mingle",
+                 "--without-gossip", "--loglevel", "INFO"], log_dir, env)
+            fleet.processes.append(process)
+            process.wait_for_log(" ready.", timeout=60)
+            return process
+        return start
+
+    queue_due_pushes(owner, DRAIN_TASKS)
+    herald, _ = measure_drain(os.environ["BROKER_URL"], "push",
+                              pool("herald", "workers", "push", {"WORKER_CONCURRENCY": str(CONCURRENCY)}),
+                              max_tasks=DRAIN_TASKS, max_seconds=30)
+    for i in range(DRAIN_TASKS):
+        baseline_tasks.publish(str(i))
+    bare, _ = measure_drain(os.environ["BROKER_URL"], baseline_tasks.QUEUE,
+                            pool("baseline", "bench.baseline_tasks", baseline_tasks.QUEUE, {}),
+                            max_tasks=DRAIN_TASKS, max_seconds=30)
+    report(f"sandbox drain run {run}", concurrency=CONCURRENCY, herald_tps=round(herald.per_second, 1),
+           baseline_tps=round(bare.per_second, 1), ratio=round(herald.per_second / bare.per_second, 3))
+    wait_for_sent(DRAIN_TASKS, timeout=60)
+    assert status_counts() == {"sent": DRAIN_TASKS}
