@@ -20,8 +20,6 @@ from common.models import Notification, NotificationEvent, utcnow
 from common.round_trip import FRESH_ROW, changed_with_event, prepared_change
 from common.statuses import PENDING, Status, allowed_sources
 
-_RETURN_FRESH_ROW = FRESH_ROW
-
 
 def record_event(
     notification: Notification,
@@ -77,10 +75,10 @@ def transition(
     if _one_round_trip():
         # The UPDATE and its event row in one statement.
         statement = changed_with_event(change, at=now, worker=worker, detail=detail)
-        return db.session.execute(statement.execution_options(**_RETURN_FRESH_ROW)
+        return db.session.execute(statement.execution_options(**FRESH_ROW)
                                   ).scalar_one_or_none()
     notification = db.session.execute(
-        change.returning(Notification).execution_options(**_RETURN_FRESH_ROW)
+        change.returning(Notification).execution_options(**FRESH_ROW)
     ).scalar_one_or_none()
     if notification is not None:
         record_event(notification, at=now, worker=worker, detail=detail)
@@ -95,10 +93,7 @@ def _one_round_trip() -> bool:
 def _prepared(target: Status, notification_id: uuid.UUID, token: uuid.UUID, *, now: datetime,
               worker: str | None, detail: str | None = None, claim: bool = False,
               **values) -> Notification | None:
-    """A token-guarded change through its statement built once (see common.round_trip).
-
-    Returns the row as written, as a plain row with the Notification's attributes.
-    """
+    """A token-guarded change through its statement built once; the row as written, plain."""
     statement = prepared_change(target, tuple(sorted(values)), claim)
     parameters = {"nid": notification_id, "token": token, "now": now, "worker": worker,
                   "detail": detail, **{f"set_{name}": value for name, value in values.items()}}
@@ -108,12 +103,10 @@ def _prepared(target: Status, notification_id: uuid.UUID, token: uuid.UUID, *, n
 def claim_for_delivery(
     notification_id: uuid.UUID, token: uuid.UUID, *, worker: str, now: datetime, lease: timedelta
 ) -> Notification | None:
-    """Take a due notification for one delivery attempt, if this task's token is current.
+    """Take a due notification for one attempt (counted), if this task's token is current.
 
-    Counts the attempt. On PostgreSQL a row whose recipient is inside quiet
-    hours right now is not claimed at all (see `common.round_trip.quiet_now`):
-    the attempt is decided before it is counted, and the task finds the row
-    unclaimed and defers it (`defer_unclaimed`) without touching the count.
+    On PostgreSQL a recipient inside quiet hours now is not claimed at all
+    (`round_trip.quiet_now`): the task defers the row with `defer_unclaimed`.
     """
     if _one_round_trip():
         return _prepared(Status.SENDING, notification_id, token, now=now, worker=worker,
@@ -197,7 +190,7 @@ def hurry(notification_id: uuid.UUID, *, now: datetime) -> Notification | None:
         .values(deliver_at=now, dispatch_token=uuid.uuid4(), enqueued_at=now, updated_at=now,
                 schedule_reason="send_now")
         .returning(Notification)
-        .execution_options(**_RETURN_FRESH_ROW)
+        .execution_options(**FRESH_ROW)
     )
     notification = db.session.execute(statement).scalar_one_or_none()
     if notification is not None:
@@ -225,7 +218,7 @@ def reschedule(
                 dispatch_token=uuid.uuid4(),
                 enqueued_at=dispatch.enqueue_time(deliver_at, now, horizon), updated_at=now)
         .returning(Notification)
-        .execution_options(**_RETURN_FRESH_ROW)
+        .execution_options(**FRESH_ROW)
     )
     notification = db.session.execute(statement).scalar_one_or_none()
     if notification is not None:
@@ -289,7 +282,7 @@ def defer_unclaimed(
                 schedule_detail=detail, enqueued_at=dispatch.enqueue_time(deliver_at, now, horizon),
                 updated_at=now)
         .returning(Notification)
-        .execution_options(**_RETURN_FRESH_ROW)
+        .execution_options(**FRESH_ROW)
     )
     notification = db.session.execute(statement).scalar_one_or_none()
     if notification is not None:

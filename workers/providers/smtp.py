@@ -1,7 +1,7 @@
 """The email provider: sends a text + HTML message over SMTP with smtplib.
 
-One connection per provider instance is kept open between deliveries; a
-worker process keeps a bounded set of them (workers/providers/smtp_pool.py). SMTP replies and network failures become TransientError
+One connection per provider instance (one per worker process) is kept open
+between deliveries. SMTP replies and network failures become TransientError
 or PermanentError with stable codes; the mapping lives in `_classify`.
 """
 
@@ -309,10 +309,6 @@ def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
-def from_settings(config, channel: str):
-    """The email channel's vendor, as the channel registry builds it: SMTP_CONNECTIONS connections."""
-    from workers.providers.smtp_pool import SmtpConnectionPool  # it builds on this module
-
-    SmtpProvider(config.smtp, timeout=config.provider_timeout)  # bad settings fail here, at start
-    return SmtpConnectionPool(lambda: SmtpProvider(config.smtp, timeout=config.provider_timeout),
-                              size=config.smtp_connections, wait=config.provider_timeout)
+def from_settings(config, channel: str) -> SmtpProvider:
+    """The email channel's vendor, as the channel registry builds it."""
+    return SmtpProvider(config.smtp, timeout=config.provider_timeout)

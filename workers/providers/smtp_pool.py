@@ -63,3 +63,10 @@ class SmtpConnectionPool:
             connections, self._all = self._all, []
         for connection in connections:
             connection.close()
+
+
+def from_settings(config, channel: str) -> SmtpConnectionPool:
+    """The email channel's vendor, as the channel registry builds it: SMTP_CONNECTIONS connections."""
+    SmtpProvider(config.smtp, timeout=config.provider_timeout)  # bad settings fail here, at start
+    return SmtpConnectionPool(lambda: SmtpProvider(config.smtp, timeout=config.provider_timeout),
+                              size=config.smtp_connections, wait=config.provider_timeout)
