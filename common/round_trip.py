@@ -29,17 +29,22 @@ _TIMESTAMP = DateTime(timezone=True)
 FRESH_ROW = {"synchronize_session": False, "populate_existing": True}
 
 
-def changed_with_event(change: Update, *, at, worker, detail, orm: bool = True) -> Select:
+def changed_with_event(change: Update, *, at, worker, detail, orm: bool = True,
+                       exact_time: bool = False) -> Select:
     """`change` (an UPDATE of one notification) and its event row, as one statement.
 
     `orm`: the row comes back as a Notification (else as a plain row, which
     skips the ORM's loading: the worker's hot path reads it once).
+    `exact_time`: the event is timed `at`, the moment the worker decided (a
+    retry's wait counts from it), rather than the later of `at` and the lock.
     `at`, `worker` and `detail` are values or bound parameters. The event's
     time is the later of `at` and the database's clock once the row lock is
     held, so events follow the order the changes committed in.
     """
     changed = change.returning(*_NOTIFICATIONS.c).cte("changed")
-    when = func.greatest(cast(_bound(at, _TIMESTAMP), _TIMESTAMP), func.clock_timestamp())
+    when = cast(_bound(at, _TIMESTAMP), _TIMESTAMP)
+    if not exact_time:
+        when = func.greatest(when, func.clock_timestamp())
     recorded = insert(_EVENTS).from_select(
         ["notification_id", "at", "status", "attempt", "worker", "error_code", "detail"],
         select(changed.c.id, when, changed.c.status, changed.c.attempts,
@@ -77,7 +82,9 @@ def prepared_change(target: Status, values: tuple[str, ...], claim: bool = False
         sets["attempts"] = _NOTIFICATIONS.c.attempts + 1
     change = update(Notification).where(*where).values(status=target.value, updated_at=now, **sets)
     return changed_with_event(change, at=now, worker=bindparam("worker", type_=_EVENTS.c.worker.type),
-                              detail=bindparam("detail", type_=_EVENTS.c.detail.type), orm=False)
+                              detail=bindparam("detail", type_=_EVENTS.c.detail.type), orm=False,
+                              # The claim's token guard keeps every other writer out.
+                              exact_time=True)
 
 
 def quiet_now(now):

@@ -180,7 +180,6 @@ def _retry_or_fail(attempt: Attempt, code: str, message: str, retry_after: float
                    ) -> Outcome:
     config = attempt.config
     request = attempt.request
-    now = utcnow()
     if request.attempt >= config.max_attempts:
         failed = _commit_outcome(lambda: mark_failed(
             request.notification_id, error_code=code, now=utcnow(), token=attempt.token,
@@ -190,16 +189,23 @@ def _retry_or_fail(attempt: Attempt, code: str, message: str, retry_after: float
         return _recorded(attempt, metrics.FAILED, code, failed is not None, exhausted=True)
     delay = retry_delay(request.attempt, base=config.retry_base_delay, cap=config.retry_max_delay,
                         jitter=random.random(), retry_after=retry_after)
-    # The next attempt also keeps out of the recipient's quiet hours.
-    deliver_at = _allowed_time(attempt, now + timedelta(seconds=delay), "retry").deliver_at
+    planned: dict[str, datetime] = {}
+
+    def write_retry():
+        # Timed at each try: a write held up by a database outage still leaves
+        # the whole delay (a provider's Retry-After) after it.
+        now = planned["now"] = utcnow()
+        # The next attempt also keeps out of the recipient's quiet hours.
+        deliver_at = planned["at"] = _allowed_time(
+            attempt, now + timedelta(seconds=delay), "retry").deliver_at
+        return mark_retrying(
+            request.notification_id, error_code=code, error_message=message, deliver_at=deliver_at,
+            horizon=config.eta_horizon, now=now, token=attempt.token, worker=attempt.worker)
 
     # The commit publishes the retry under its new token, unless it is beyond the horizon.
-    retried = _commit_outcome(lambda: mark_retrying(
-        request.notification_id, error_code=code, error_message=message, deliver_at=deliver_at,
-        horizon=config.eta_horizon, now=now, token=attempt.token, worker=attempt.worker),
-        attempt.record_until)
-    return _recorded(attempt, metrics.RETRYING, code, retried is not None,
-                     next_at=deliver_at, wait=(deliver_at - now).total_seconds())
+    retried = _commit_outcome(write_retry, attempt.record_until)
+    return _recorded(attempt, metrics.RETRYING, code, retried is not None, next_at=planned["at"],
+                     wait=(planned["at"] - planned["now"]).total_seconds())
 
 
 def explain_unclaimed(nid: uuid.UUID, token: uuid.UUID, config: Settings, *,
