@@ -55,9 +55,24 @@ class SlowMessagesApi(MessagesApi):
             return Counter((s.body.get("message") or {}).get("token") for s in self.sends)
 
 
-def start_slow_fcm(directory: Path, latency: float) -> tuple[FakeFcm, dict[str, str]]:
+class CountingFakeFcm(FakeFcm):
+    """The FCM fake that also counts the TCP connections it accepted (one handler thread each)."""
+
+    def __init__(self):
+        super().__init__()
+        self.connections = 0
+        accept = self._server.process_request
+
+        def counted(request, client_address):
+            self.connections += 1  # only the server's accepting thread runs this
+            return accept(request, client_address)
+
+        self._server.process_request = counted
+
+
+def start_slow_fcm(directory: Path, latency: float) -> tuple[CountingFakeFcm, dict[str, str]]:
     """The fake and the environment that points a push pool at it."""
-    fcm = FakeFcm()
+    fcm = CountingFakeFcm()
     fcm.messages = SlowMessagesApi(fcm.tokens, latency)
     fcm.start()
     account = fcm.service_account(PROJECT)
@@ -94,6 +109,8 @@ class SoakFigures:
     latency: float
     most_in_flight: int
     worker_cpu_seconds: float  # the pool process's user + system time over the whole run
+    connections: int  # TCP connections the pool opened to FCM (sends and token exchanges)
+    token_exchanges: int
 
     @property
     def per_second(self) -> float:
@@ -106,7 +123,8 @@ class SoakFigures:
     def as_dict(self) -> dict:
         return {"deliveries": self.deliveries, "seconds": round(self.seconds, 2),
                 "concurrency": self.concurrency, "provider_latency_ms": int(self.latency * 1000),
-                "most_in_flight": self.most_in_flight,
+                "most_in_flight": self.most_in_flight, "fcm_connections": self.connections,
+                "token_exchanges": self.token_exchanges,
                 "worker_cpu_ms_per_delivery": round(1000 * self.worker_cpu_seconds / self.deliveries, 2),
                 "herald_dps": round(self.per_second, 1),
                 "ideal_dps": round(self.ideal, 1), "ratio": round(self.per_second / self.ideal, 3)}

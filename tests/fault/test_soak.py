@@ -51,7 +51,7 @@ def test_a_push_pool_at_full_concurrency_sends_each_row_once(run, db, owner, fle
         wait_for_sent(DELIVERIES, timeout=DELIVERIES / 50 + 60, interval=0.5)
         sent, seconds = sent_span()
         figures = SoakFigures(sent, seconds, CONCURRENCY, LATENCY, fcm.messages.most_in_flight,
-                              cpu_seconds(pool.pid))
+                              cpu_seconds(pool.pid), fcm.connections, len(fcm.tokens.requests))
         report(f"soak run {run}", **figures.as_dict())
 
         assert status_counts() == {"sent": DELIVERIES}
@@ -63,6 +63,8 @@ def test_a_push_pool_at_full_concurrency_sends_each_row_once(run, db, owner, fle
         stored = db.session.execute(select(Notification.provider_message_id)).scalars().all()
         assert len(set(stored)) == DELIVERIES and None not in stored, \
             "each sent row holds its own FCM message name"
+        # Connections kept alive, one per thread at most; one token for the whole run.
+        assert figures.connections <= CONCURRENCY and figures.token_exchanges == 1, figures
     finally:
         fcm.stop()
 
