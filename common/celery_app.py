@@ -48,6 +48,10 @@ def create_celery(config: Settings, include: Sequence[str] = (), task_cls: type 
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        # Channel pools: many provider calls in flight per process (workers/events.py
+        # keeps the threads off the broker connection the event loop reads).
+        worker_pool=config.worker_pool,
+        worker_concurrency=config.worker_concurrency,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         task_time_limit=config.provider_timeout * 3 + 30,
         task_soft_time_limit=config.provider_timeout * 3 + 20,

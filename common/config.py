@@ -87,6 +87,14 @@ class Settings(FromEnvironment):
         frozenset(), alias="LOST_LEASE_FAILS_CHANNELS")
     # Channel modules from outside the project, loaded into the registry at start.
     extra_channels: Annotated[tuple[str, ...], NoDecode] = Field((), alias="HERALD_EXTRA_CHANNELS")
+    # A channel pool runs its deliveries on this many threads of one process
+    # (`threads`), each a provider call in flight; `prefork` runs one per
+    # process. The database and provider connection pools are sized from it:
+    # a pool started with a larger --concurrency refuses to start.
+    worker_pool: Literal["threads", "prefork"] = Field("threads", alias="WORKER_POOL")
+    worker_concurrency: int = Field(50, ge=1, le=1000, alias="WORKER_CONCURRENCY")
+    # SMTP connections a process keeps open: email deliveries beyond it wait for one.
+    smtp_connections: int = Field(8, ge=1, le=200, alias="SMTP_CONNECTIONS")
     retry_base_delay: float = Field(5.0, alias="RETRY_BASE_DELAY_SECONDS")
     # Kept well below RabbitMQ's consumer_timeout (30 min) and the horizon.
     retry_max_delay: float = Field(300.0, alias="RETRY_MAX_DELAY_SECONDS")

@@ -20,7 +20,7 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
-def _engine_options(url: str) -> dict:
+def _engine_options(url: str, connections: int | None) -> dict:
     # Bound values are addresses, tokens and caller text: an error message must not repeat them.
     hidden = {"hide_parameters": True}
     if url.startswith("sqlite"):
@@ -28,8 +28,16 @@ def _engine_options(url: str) -> dict:
         # instead of failing at once.
         return {**hidden, "connect_args": {"timeout": 30}}
     # A silent database must fail a request or a readiness check in seconds, not hang it.
-    return {**hidden, "pool_pre_ping": True, "pool_size": 5, "max_overflow": 10,
-            "connect_args": {"connect_timeout": 5}}
+    options = {**hidden, "pool_pre_ping": True, "pool_size": 5, "max_overflow": 10,
+               "connect_args": {"connect_timeout": 5}}
+    if connections:
+        # A worker pool: each thread holds a connection around a provider call's
+        # claim and outcome, one each, so none waits for another's. No ping per
+        # checkout (a round trip, twice per delivery): a connection that died
+        # fails its statement, SQLAlchemy then drops the whole pool, and the
+        # delivery code tries again (workers/delivery.py, DATABASE_UNAVAILABLE).
+        options.update(pool_size=max(5, connections), pool_pre_ping=False)
+    return options
 
 
 def _tune_sqlite(engine) -> None:
@@ -42,15 +50,18 @@ def _tune_sqlite(engine) -> None:
         cursor.close()
 
 
-def create_base_app(config: Settings, name: str = "herald") -> Flask:
-    """A Flask app bound to the database and to `config`: the API builds on it, workers use it."""
+def create_base_app(config: Settings, name: str = "herald", connections: int | None = None) -> Flask:
+    """A Flask app bound to the database and to `config`: the API builds on it, workers use it.
+
+    `connections`: how many threads of this process may use the database at once.
+    """
     # Every process that touches the database builds this app first: from here
     # on, no log line it writes carries an address, a key or a row's values.
     redact_every_log_record()
     app = Flask(name)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=config.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(config.database_url),
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(config.database_url, connections),
         HERALD_SETTINGS=config,
     )
     if config.database_url.startswith("sqlite"):

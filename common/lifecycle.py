@@ -17,11 +17,8 @@ from sqlalchemy import update
 from common import dispatch
 from common.db import db
 from common.models import Notification, NotificationEvent, utcnow
+from common.round_trip import FRESH_ROW, changed_with_event, prepared_change
 from common.statuses import PENDING, Status, allowed_sources
-
-# UPDATE ... RETURNING hands back the row as written, even when the session
-# already holds an older copy of it.
-_RETURN_FRESH_ROW = {"synchronize_session": False, "populate_existing": True}
 
 
 def record_event(
@@ -66,7 +63,7 @@ def transition(
     Returns the updated row, or None when the row is missing or in a status
     (or with a token, via `where`) that does not allow the move.
     """
-    statement = (
+    change = (
         update(Notification)
         .where(
             Notification.id == notification_id,
@@ -74,19 +71,46 @@ def transition(
             *where,
         )
         .values(status=target.value, updated_at=now, **values)
-        .returning(Notification)
-        .execution_options(**_RETURN_FRESH_ROW)
     )
-    notification = db.session.execute(statement).scalar_one_or_none()
+    if _one_round_trip():
+        # The UPDATE and its event row in one statement.
+        statement = changed_with_event(change, at=now, worker=worker, detail=detail)
+        return db.session.execute(statement.execution_options(**FRESH_ROW)
+                                  ).scalar_one_or_none()
+    notification = db.session.execute(
+        change.returning(Notification).execution_options(**FRESH_ROW)
+    ).scalar_one_or_none()
     if notification is not None:
         record_event(notification, at=now, worker=worker, detail=detail)
     return notification
 
 
+def _one_round_trip() -> bool:
+    """PostgreSQL runs a change and its event as one statement; SQLite (make run) takes two."""
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _prepared(target: Status, notification_id: uuid.UUID, token: uuid.UUID, *, now: datetime,
+              worker: str | None, detail: str | None = None, claim: bool = False,
+              **values) -> Notification | None:
+    """A token-guarded change through its statement built once; the row as written, plain."""
+    statement = prepared_change(target, tuple(sorted(values)), claim)
+    parameters = {"nid": notification_id, "token": token, "now": now, "worker": worker,
+                  "detail": detail, **{f"set_{name}": value for name, value in values.items()}}
+    return db.session.execute(statement, parameters).one_or_none()
+
+
 def claim_for_delivery(
     notification_id: uuid.UUID, token: uuid.UUID, *, worker: str, now: datetime, lease: timedelta
 ) -> Notification | None:
-    """Take a due notification for one delivery attempt, if this task's token is current."""
+    """Take a due notification for one attempt (counted), if this task's token is current.
+
+    On PostgreSQL a recipient inside quiet hours now is not claimed at all
+    (`round_trip.quiet_now`): the task defers the row with `defer_unclaimed`.
+    """
+    if _one_round_trip():
+        return _prepared(Status.SENDING, notification_id, token, now=now, worker=worker,
+                         claim=True, lease_expires_at=now + lease)
     return transition(
         notification_id,
         Status.SENDING,
@@ -106,56 +130,48 @@ def mark_sent(
     notification_id: uuid.UUID, token: uuid.UUID, *, provider_message_id: str | None,
     worker: str, now: datetime, segments: int | None = None,
 ) -> Notification | None:
-    return transition(
-        notification_id,
-        Status.SENT,
-        now=now,
-        worker=worker,
-        where=(Notification.dispatch_token == token,),
-        sent_at=now,
-        provider_message_id=provider_message_id,
-        segments=segments,
-        lease_expires_at=None,
-        error_code=None,
-        error_message=None,
-    )
+    values = dict(sent_at=now, provider_message_id=provider_message_id, segments=segments,
+                  lease_expires_at=None, error_code=None, error_message=None)
+    if _one_round_trip():
+        return _prepared(Status.SENT, notification_id, token, now=now, worker=worker, **values)
+    return transition(notification_id, Status.SENT, now=now, worker=worker,
+                      where=(Notification.dispatch_token == token,), **values)
 
 
 def mark_retrying(
     notification_id: uuid.UUID, *, error_code: str, error_message: str, deliver_at: datetime,
     horizon: timedelta, now: datetime, where=(), worker: str | None = None,
+    token: uuid.UUID | None = None,
 ) -> Notification | None:
-    """Schedule the next attempt with a fresh token, published after the commit or by the relay."""
-    retried = transition(
-        notification_id,
-        Status.RETRYING,
-        now=now,
-        worker=worker,
-        where=where,
-        deliver_at=deliver_at,
-        dispatch_token=uuid.uuid4(),
-        enqueued_at=dispatch.enqueue_time(deliver_at, now, horizon),
-        lease_expires_at=None,
-        error_code=error_code,
-        error_message=error_message,
-    )
+    """Schedule the next attempt with a fresh token, published after the commit or by the relay.
+
+    `token`: only while the row is still this claim's.
+    """
+    values = dict(deliver_at=deliver_at, dispatch_token=uuid.uuid4(),
+                  enqueued_at=dispatch.enqueue_time(deliver_at, now, horizon),
+                  lease_expires_at=None, error_code=error_code, error_message=error_message)
+    if token is not None and not where and _one_round_trip():
+        # The new token is a value; the claim's token guards the change.
+        retried = _prepared(Status.RETRYING, notification_id, token, now=now, worker=worker,
+                            **values)
+    else:
+        guard = () if token is None else (Notification.dispatch_token == token,)
+        retried = transition(notification_id, Status.RETRYING, now=now, worker=worker,
+                             where=(*where, *guard), **values)
     return _published_after_commit(retried, now)
 
 
 def mark_failed(
     notification_id: uuid.UUID, *, error_code: str, error_message: str, now: datetime,
-    where=(), worker: str | None = None,
+    where=(), worker: str | None = None, token: uuid.UUID | None = None,
 ) -> Notification | None:
-    return transition(
-        notification_id,
-        Status.FAILED,
-        now=now,
-        worker=worker,
-        where=where,
-        lease_expires_at=None,
-        error_code=error_code,
-        error_message=error_message,
-    )
+    """`token`: only while the row is still this claim's."""
+    values = dict(lease_expires_at=None, error_code=error_code, error_message=error_message)
+    if token is not None and not where and _one_round_trip():
+        return _prepared(Status.FAILED, notification_id, token, now=now, worker=worker, **values)
+    guard = () if token is None else (Notification.dispatch_token == token,)
+    return transition(notification_id, Status.FAILED, now=now, worker=worker,
+                      where=(*where, *guard), **values)
 
 
 def cancel(notification_id: uuid.UUID, *, now: datetime,
@@ -174,7 +190,7 @@ def hurry(notification_id: uuid.UUID, *, now: datetime) -> Notification | None:
         .values(deliver_at=now, dispatch_token=uuid.uuid4(), enqueued_at=now, updated_at=now,
                 schedule_reason="send_now")
         .returning(Notification)
-        .execution_options(**_RETURN_FRESH_ROW)
+        .execution_options(**FRESH_ROW)
     )
     notification = db.session.execute(statement).scalar_one_or_none()
     if notification is not None:
@@ -202,7 +218,7 @@ def reschedule(
                 dispatch_token=uuid.uuid4(),
                 enqueued_at=dispatch.enqueue_time(deliver_at, now, horizon), updated_at=now)
         .returning(Notification)
-        .execution_options(**_RETURN_FRESH_ROW)
+        .execution_options(**FRESH_ROW)
     )
     notification = db.session.execute(statement).scalar_one_or_none()
     if notification is not None:
@@ -247,6 +263,31 @@ def defer(
         schedule_detail=detail,
     )
     return _published_after_commit(deferred, now)
+
+
+def defer_unclaimed(
+    notification_id: uuid.UUID, token: uuid.UUID, *, deliver_at: datetime, reason: str,
+    detail: dict, horizon: timedelta, worker: str, now: datetime,
+) -> Notification | None:
+    """Move a due, unclaimed notification out of quiet hours under a fresh token; no attempt made.
+
+    Not a status change (it stays scheduled or retrying, waiting), so it
+    bypasses `transition`, but it is recorded.
+    """
+    statement = (
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.dispatch_token == token,
+               Notification.status.in_(list(PENDING)))
+        .values(deliver_at=deliver_at, dispatch_token=uuid.uuid4(), schedule_reason=reason,
+                schedule_detail=detail, enqueued_at=dispatch.enqueue_time(deliver_at, now, horizon),
+                updated_at=now)
+        .returning(Notification)
+        .execution_options(**FRESH_ROW)
+    )
+    notification = db.session.execute(statement).scalar_one_or_none()
+    if notification is not None:
+        record_event(notification, at=now, worker=worker, detail=f"deferred: {reason}")
+    return _published_after_commit(notification, now)
 
 
 def _published_after_commit(notification: Notification | None,

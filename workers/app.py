@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from celery.signals import (after_setup_logger, after_setup_task_logger, worker_init,
-                            worker_process_init, worker_process_shutdown)
+                            worker_process_init, worker_process_shutdown, worker_shutdown)
 from celery.utils.log import get_multiprocessing_logger
 
 from common import logs
@@ -15,8 +15,11 @@ from workers import providers
 # Task modules, loaded by name when the worker starts: none of them imports this one.
 TASK_MODULES = ("workers.delivery", "workers.maintenance")
 
-flask_app = create_base_app(settings_from_environment(), name="herald-worker")
+_settings = settings_from_environment()
+flask_app = create_base_app(_settings, name="herald-worker", connections=_settings.worker_concurrency)
 app = celery_init_app(flask_app, include=TASK_MODULES)
+# Task events leave from the event loop's thread only (see workers/events.py).
+app.events_cls = "workers.events:WorkerEvents"
 app.set_default()  # the app @shared_task binds to, in this process
 config: Settings = flask_app.config["HERALD_SETTINGS"]
 
@@ -29,13 +32,24 @@ def _fresh_connections_after_fork(**_kwargs):
 
 
 @worker_init.connect
-def _check_provider_settings(**_kwargs):
+def _check_provider_settings(sender=None, **_kwargs):
     # Bad vendor settings (an unreadable key file, say) stop the worker here,
     # loudly, instead of failing deliveries one by one.
     providers.check_configuration(config)
+    _check_concurrency(getattr(sender, "concurrency", None))
 
 
-@worker_process_shutdown.connect
+def _check_concurrency(concurrency) -> None:
+    # The database and HTTP connection pools were sized from the setting:
+    # more threads than that would queue for connections inside a delivery.
+    if isinstance(concurrency, int) and concurrency > config.worker_concurrency:
+        raise ValueError(f"--concurrency {concurrency} is more than WORKER_CONCURRENCY="
+                         f"{config.worker_concurrency}, which sizes the connection pools: "
+                         "set WORKER_CONCURRENCY instead")
+
+
+@worker_process_shutdown.connect  # a prefork child
+@worker_shutdown.connect  # the threads pool's one process
 def _close_providers(**_kwargs):
     providers.close_all()
 

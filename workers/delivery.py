@@ -20,7 +20,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from common import channels, dispatch, metrics, topology
 from common.config import Settings
 from common.db import db
-from common.lifecycle import claim_for_delivery, defer, mark_failed, mark_retrying, mark_sent
+from common.lifecycle import (claim_for_delivery, defer, defer_unclaimed, mark_failed, mark_retrying,
+                              mark_sent)
 from common.logs import fields, mask_recipient
 from common.models import Notification, utcnow
 from common.quiet_hours import in_quiet_hours
@@ -60,7 +61,7 @@ def deliver(channel: str, notification_id: str, token: str, worker: str, config:
     claimed = claim_for_delivery(nid, tok, worker=worker, now=now, lease=config.sending_lease)
     if claimed is None:
         db.session.rollback()
-        return explain_unclaimed(nid, tok, config)
+        return explain_unclaimed(nid, tok, config, worker=worker, now=now)
     attempt = Attempt(
         request=_request_from(claimed), token=tok, config=config, sandbox=claimed.sandbox,
         quiet=None if claimed.priority == "critical" else QuietRule.from_json(claimed.quiet_hours),
@@ -68,7 +69,9 @@ def deliver(channel: str, notification_id: str, token: str, worker: str, config:
         record_until=time.monotonic() + 0.8 * config.sending_lease.total_seconds(),
         service=claimed.service, recipient_ref=claimed.recipient_ref,
     )
-    # A retry, or a backlog, can reach the recipient inside their quiet hours.
+    # A retry, or a backlog, can reach the recipient inside their quiet hours. On
+    # PostgreSQL the claim has already refused such a row (explain_unclaimed defers
+    # it); this is the embedded database's check.
     if attempt.quiet and in_quiet_hours(now, attempt.quiet.timezone, attempt.quiet.window):
         return _defer_for_quiet_hours(attempt, now)
     db.session.commit()
@@ -94,7 +97,7 @@ def _send_and_record(attempt: Attempt, provider_name: str, provider: Provider) -
         code, message = error.code, error.message
         failed = _commit_outcome(lambda: mark_failed(request.notification_id, error_code=code,
                                                      error_message=message, now=utcnow(),
-                                                     where=attempt.own_claim,
+                                                     token=attempt.token,
                                                      worker=attempt.worker),
                                  attempt.record_until)
         if code in TOKEN_GONE and attempt.recipient_ref is not None:
@@ -152,9 +155,14 @@ def _request_from(n: Notification) -> DeliveryRequest:
 
 def _allowed_time(attempt: Attempt, due: datetime, reason: str) -> Schedule:
     """`due`, or the end of the recipient's quiet hours (spread) when it falls inside them."""
-    return schedule_delivery(due, reason=reason, rule=attempt.quiet, critical=False,
-                             key=attempt.request.notification_id,
-                             spread_interval=attempt.config.quiet_hours_spread)
+    return _outside_quiet_hours(attempt.quiet, attempt.request.notification_id, due, reason,
+                                attempt.config)
+
+
+def _outside_quiet_hours(rule: QuietRule | None, key: uuid.UUID, due: datetime, reason: str,
+                         config: Settings) -> Schedule:
+    return schedule_delivery(due, reason=reason, rule=rule, critical=False, key=key,
+                             spread_interval=config.quiet_hours_spread)
 
 
 def _defer_for_quiet_hours(attempt: Attempt, now: datetime) -> Outcome:
@@ -172,30 +180,42 @@ def _retry_or_fail(attempt: Attempt, code: str, message: str, retry_after: float
                    ) -> Outcome:
     config = attempt.config
     request = attempt.request
-    now = utcnow()
     if request.attempt >= config.max_attempts:
         failed = _commit_outcome(lambda: mark_failed(
-            request.notification_id, error_code=code, now=utcnow(), where=attempt.own_claim,
+            request.notification_id, error_code=code, now=utcnow(), token=attempt.token,
             worker=attempt.worker,
             error_message=f"gave up after {request.attempt} attempts: {message}"),
             attempt.record_until)
         return _recorded(attempt, metrics.FAILED, code, failed is not None, exhausted=True)
     delay = retry_delay(request.attempt, base=config.retry_base_delay, cap=config.retry_max_delay,
                         jitter=random.random(), retry_after=retry_after)
-    # The next attempt also keeps out of the recipient's quiet hours.
-    deliver_at = _allowed_time(attempt, now + timedelta(seconds=delay), "retry").deliver_at
+    planned: dict[str, datetime] = {}
+
+    def write_retry():
+        # Timed at each try: a write held up by a database outage still leaves
+        # the whole delay (a provider's Retry-After) after it.
+        now = planned["now"] = utcnow()
+        # The next attempt also keeps out of the recipient's quiet hours.
+        deliver_at = planned["at"] = _allowed_time(
+            attempt, now + timedelta(seconds=delay), "retry").deliver_at
+        return mark_retrying(
+            request.notification_id, error_code=code, error_message=message, deliver_at=deliver_at,
+            horizon=config.eta_horizon, now=now, token=attempt.token, worker=attempt.worker)
 
     # The commit publishes the retry under its new token, unless it is beyond the horizon.
-    retried = _commit_outcome(lambda: mark_retrying(
-        request.notification_id, error_code=code, error_message=message, deliver_at=deliver_at,
-        horizon=config.eta_horizon, now=now, where=attempt.own_claim, worker=attempt.worker),
-        attempt.record_until)
-    return _recorded(attempt, metrics.RETRYING, code, retried is not None,
-                     next_at=deliver_at, wait=(deliver_at - now).total_seconds())
+    retried = _commit_outcome(write_retry, attempt.record_until)
+    return _recorded(attempt, metrics.RETRYING, code, retried is not None, next_at=planned["at"],
+                     wait=(planned["at"] - planned["now"]).total_seconds())
 
 
-def explain_unclaimed(nid: uuid.UUID, token: uuid.UUID, config: Settings) -> Outcome:
-    """Say why a task found nothing to do; republish one that merely came early."""
+def explain_unclaimed(nid: uuid.UUID, token: uuid.UUID, config: Settings, *,
+                      worker: str | None = None, now: datetime | None = None) -> Outcome:
+    """Say why a task found nothing to do; republish one that merely came early.
+
+    A due row the claim left alone because its recipient is inside quiet hours
+    is moved to the window's end, with no attempt counted.
+    """
+    now = now or utcnow()
     row = db.session.get(Notification, nid)
     if row is None:
         return Outcome("stale", "missing")
@@ -203,11 +223,30 @@ def explain_unclaimed(nid: uuid.UUID, token: uuid.UUID, config: Settings) -> Out
         return Outcome("stale", "superseded", status=row.status)
     if row.status not in PENDING:
         return Outcome("stale", "finished", status=row.status)
+    rule = None if row.priority == "critical" else QuietRule.from_json(row.quiet_hours)
+    if row.deliver_at <= now and rule and in_quiet_hours(now, rule.timezone, rule.window):
+        return _defer_unclaimed(row, rule, token, config, worker, now)
     deliver_at = row.deliver_at  # read before the commit expires the row
     republished = dispatch.republish_after_commit(row, utcnow(), config.eta_horizon)
     db.session.commit()
     # Too far ahead for the broker to hold: left to the relay.
     return Outcome("early", next_at=deliver_at, to_relay=not republished)
+
+
+def _defer_unclaimed(row: Notification, rule: QuietRule, token: uuid.UUID, config: Settings,
+                     worker: str | None, now: datetime) -> Outcome:
+    # Read before the commit expires the row.
+    channel, attempts, recipient = row.channel, row.attempts, row.recipient
+    schedule = _outside_quiet_hours(rule, row.id, now, "deferred", config)
+    deferred = defer_unclaimed(row.id, token, deliver_at=schedule.deliver_at,
+                               reason=schedule.reason, detail=schedule.detail,
+                               horizon=config.eta_horizon, worker=worker, now=now)
+    db.session.commit()  # publishes it under its new token, unless it is beyond the horizon
+    if deferred is None:  # cancelled or superseded in between
+        return Outcome("stale", "superseded")
+    metrics.delivery_recorded(channel, metrics.DEFERRED, None)
+    return Outcome(metrics.DEFERRED, attempt=attempts, recipient=recipient,
+                   next_at=schedule.deliver_at)
 
 
 def delivery_log_fields(channel: str, notification_id: str, worker: str, outcome: Outcome) -> dict:

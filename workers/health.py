@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime
 
 from common.db import db
@@ -13,6 +14,8 @@ log = logging.getLogger(__name__)
 
 # channel -> the problem this process last wrote (None: credentials fine)
 _reported: dict[str, str | None] = {}
+# One thread writes a change; the pool's other threads see it recorded and skip.
+_writing = threading.Lock()
 
 
 def report_provider_health(channel: str, name: str, provider: Provider, now: datetime) -> None:
@@ -21,6 +24,13 @@ def report_provider_health(channel: str, name: str, provider: Provider, now: dat
     problem = checker() if checker is not None else None
     if channel in _reported and _reported[channel] == problem:
         return
+    with _writing:
+        if channel in _reported and _reported[channel] == problem:
+            return
+        _write(channel, name, problem, now)
+
+
+def _write(channel: str, name: str, problem: str | None, now: datetime) -> None:
     try:
         db.session.merge(ProviderHealth(channel=channel, provider=name, problem=problem,
                                         updated_at=now))

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from common.config import Settings
-from common.models import Notification
 from common.scheduling import QuietRule
 from workers.providers.base import DeliveryRequest
 
@@ -26,10 +25,6 @@ class Attempt:
     record_until: float
     service: str
     recipient_ref: str | None  # the stored recipient the address came from
-
-    @property
-    def own_claim(self):
-        return (Notification.dispatch_token == self.token,)
 
 
 @dataclass(frozen=True)

@@ -44,5 +44,5 @@ CHANNEL = Channel(
     title_field="subject",
     vendor="smtp",
     vendor_settings="smtp",
-    vendor_factory="workers.providers.smtp:from_settings",
+    vendor_factory="workers.providers.smtp_pool:from_settings",
 )

@@ -15,7 +15,7 @@ does nothing. Such a shutdown takes about 32 s instead of 2; both are far
 inside compose's stop_grace_period.
 
 The first pool is started from its Procfile line, so the test also checks
-that the pool's concurrency comes from its environment variable.
+that the pool runs threads, as many as its environment variable says.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def test_sigterm_to_a_pool_mid_run_loses_nothing(channel, client, auth, outbox, 
     posted_in = posting()
 
     pool = procfile_pool(fleet, channel, CONCURRENCY, log_dir)
-    assert f"concurrency: {CONCURRENCY} (prefork)" in pool.log(), \
+    assert f"concurrency: {CONCURRENCY} (thread)" in pool.log(), \
         f"{channel.upper()}_CONCURRENCY was not honoured:\n{pool.log()[:3000]}"
     wait_for_sent(SIGTERM_AFTER_SENT, timeout=60, interval=0.02)
     pool.signal_main(signal.SIGTERM)

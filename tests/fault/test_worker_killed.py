@@ -22,8 +22,11 @@ from tests.fault.harness import (
 from tests.support.factories import push_body, status_counts
 
 TOTAL = 1000
-CONCURRENCY = 2
+# The push pool as it runs in production: threads, many deliveries in flight
+# when the kill lands.
+CONCURRENCY = 50
 KILL_AFTER_SENT = 150
+POOL_ENV = {**FAST_RECOVERY, "WORKER_CONCURRENCY": str(CONCURRENCY)}
 
 
 def lease_expired_recoveries() -> int:
@@ -49,7 +52,7 @@ def test_sigkill_of_the_push_pool_loses_nothing(client, auth, outbox, fleet, log
     ids = post_notifications(client, auth, (push_body(f"device-{i}") for i in range(TOTAL)))
     posted_in = posting()
 
-    push = fleet.worker("push", concurrency=CONCURRENCY, env=FAST_RECOVERY)
+    push = fleet.worker("push", concurrency=CONCURRENCY, env=POOL_ENV)
     wait_for_sent(KILL_AFTER_SENT, timeout=60, interval=0.02)
     push.signal_main(signal.SIGKILL)
     at_kill = status_counts()
@@ -63,7 +66,7 @@ def test_sigkill_of_the_push_pool_loses_nothing(client, auth, outbox, fleet, log
     push.process.wait()
 
     restart = Stopwatch()
-    fleet.worker("push", concurrency=CONCURRENCY, env=FAST_RECOVERY, log_dir=log_dir / "restarted")
+    fleet.worker("push", concurrency=CONCURRENCY, env=POOL_ENV, log_dir=log_dir / "restarted")
     wait_for_sent(TOTAL, timeout=100)
     restart_to_all_sent = restart()
 

@@ -1,12 +1,15 @@
 """Delivery providers: one module per vendor behind the same `send()`.
 
-Each worker process keeps one provider per channel (its SMTP connection, its
-FCM token, its Twilio client), built on first use. Which one is the channel
+Each worker process keeps one provider per channel (its SMTP connections, its
+FCM token, its Twilio client), built on first use and shared by the pool's
+threads: every provider is safe to call from many threads at once. Which one is the channel
 registry's choice (common/channels): a channel without vendor settings, and
 every notification made with a test key, goes to the sandbox.
 """
 
 from __future__ import annotations
+
+import threading
 
 from common import channels
 from common.config import Settings
@@ -14,14 +17,19 @@ from workers.providers.base import Provider
 
 # (channel, settings, sandbox) -> the provider this process keeps for it
 _kept: dict[tuple[str, Settings, bool], Provider] = {}
+_building = threading.Lock()  # two threads' first deliveries build one provider, not two
 
 
 def provider_for(channel: str, config: Settings, sandbox: bool = False) -> Provider:
     """The provider that delivers `channel`: the sandbox for test keys, else the vendor."""
     key = (channel, config, sandbox)
-    if key not in _kept:
-        _kept[key] = channels.channel(channel).build_provider(config, sandbox)
-    return _kept[key]
+    provider = _kept.get(key)
+    if provider is None:
+        with _building:
+            provider = _kept.get(key)
+            if provider is None:
+                provider = _kept[key] = channels.channel(channel).build_provider(config, sandbox)
+    return provider
 
 
 def check_configuration(config: Settings) -> None:
@@ -31,8 +39,8 @@ def check_configuration(config: Settings) -> None:
 
 
 def close_all() -> None:
-    """Close what providers keep open (the SMTP connection) when the process ends."""
-    for provider in _kept.values():
+    """Close what providers keep open (the SMTP connections) when the process ends."""
+    for provider in list(_kept.values()):
         if hasattr(provider, "close"):
             provider.close()
     _kept.clear()

@@ -47,7 +47,8 @@ _IMPLIED_BY_STATUS = {400: "INVALID_ARGUMENT", 429: "QUOTA_EXCEEDED", 500: "INTE
 class FcmProvider:
     """Sends one push per `send()`; every failure becomes a TransientError or PermanentError."""
 
-    def __init__(self, settings: FcmSettings, *, timeout: float, retry_after_cap: float):
+    def __init__(self, settings: FcmSettings, *, timeout: float, retry_after_cap: float,
+                 connections: int = 10):
         self.project_id = settings.project_id
         self.timeout = timeout
         self.retry_after_cap = retry_after_cap
@@ -60,8 +61,11 @@ class FcmProvider:
         self.send_url = f"{base}/{settings.project_id}/messages:send"
 
         # No urllib3 retries: one send is one request, for FCM and the token endpoint alike.
+        # One kept-alive connection per delivery in flight (`connections`, the
+        # pool's concurrency): fewer, and every send beyond them opens and
+        # drops a connection of its own.
         self._session = requests.Session()
-        adapter = HTTPAdapter(max_retries=0)
+        adapter = HTTPAdapter(max_retries=0, pool_maxsize=connections)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._token_request = functools.partial(
@@ -247,4 +251,5 @@ def _message_name(response: requests.Response) -> str | None:
 
 def from_settings(config, channel: str) -> FcmProvider:
     """The push channel's vendor, as the channel registry builds it."""
-    return FcmProvider(config.fcm, timeout=config.provider_timeout, retry_after_cap=config.retry_after_cap)
+    return FcmProvider(config.fcm, timeout=config.provider_timeout, retry_after_cap=config.retry_after_cap,
+                       connections=config.worker_concurrency)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -46,11 +47,12 @@ _PHONE_IN_TEXT = re.compile(r"(?<![\w/.])\+?\d{7,15}(?![\w/])")
 
 
 class TwilioSmsProvider:
-    def __init__(self, settings: TwilioSettings, *, timeout: float, retry_after_cap: float):
+    def __init__(self, settings: TwilioSettings, *, timeout: float, retry_after_cap: float,
+                 connections: int = 10):
         self.settings = settings
         self.timeout = timeout
         self.retry_after_cap = retry_after_cap
-        self._http = _HttpClient(timeout=timeout, api_base=settings.api_base)
+        self._http = _HttpClient(timeout=timeout, api_base=settings.api_base, connections=connections)
         # One client, and so one pooled requests.Session, for the provider's lifetime.
         self._client = Client(settings.account_sid, settings.auth_token, http_client=self._http)
         self._setup_problem = _setup_problem(settings)
@@ -157,8 +159,12 @@ class _HttpClient(TwilioHttpClient):
     The library never retries (requests' adapters default to no retries).
     """
 
-    def __init__(self, *, timeout: float, api_base: str | None):
+    def __init__(self, *, timeout: float, api_base: str | None, connections: int):
         super().__init__(timeout=timeout)
+        # The library keeps min(32, CPUs + 4) connections: one per send in flight instead.
+        adapter = HTTPAdapter(pool_maxsize=connections)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
         self._base = urlsplit(api_base.rstrip("/")) if api_base else None
         self._local = threading.local()
 
@@ -214,4 +220,5 @@ def _reported_segments(value) -> int | None:
 def from_settings(config, channel: str) -> TwilioSmsProvider:
     """The SMS channel's vendor, as the channel registry builds it."""
     return TwilioSmsProvider(config.twilio, timeout=config.provider_timeout,
-                             retry_after_cap=config.retry_after_cap)
+                             retry_after_cap=config.retry_after_cap,
+                             connections=config.worker_concurrency)
