@@ -129,17 +129,21 @@ def _herald_app():
     """The caller's app context if there is one, else a bare Herald app's."""
     from flask import has_app_context
 
+    from common.celery_app import celery_init_app
+    from common.config import settings
     from common.db import create_base_app, db
 
     if has_app_context():
         yield db
         return
-    with create_base_app().app_context():
+    app = create_base_app(settings())
+    celery_init_app(app)  # the relay publishes through the app's Celery
+    with app.app_context():
         yield db
 
 
 def _owner(db) -> uuid.UUID:
-    from api.auth import create_api_key
+    from api.keys.service import create_api_key
 
     key, _secret = create_api_key(_SERVICE)
     return key.id

@@ -19,8 +19,8 @@ from common.models import utcnow
 from common.recovery import Chunk, relay_due, sweep_expired_leases
 from tests.common.test_dispatch import free_port
 from tests.support.factories import fetch
-# `replace` as the recovery tests copy settings, so both follow the settings object's kind.
-from tests.workers.test_recovery import CONFIG, MAINTENANCE, minutes, published_by_id, replace
+from tests.support.settings import replace
+from tests.workers.test_recovery import CONFIG, MAINTENANCE, minutes, published_by_id
 
 CHUNK = 3
 
