@@ -24,6 +24,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import event, text
 
@@ -51,6 +52,7 @@ class RelayRun:
     runs: list[float] = field(default_factory=list)  # seconds of each relay run
     transactions: list[float] = field(default_factory=list)  # seconds of each database transaction
     queued: int = 0  # delivery tasks waiting in the channel queues afterwards
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds used meanwhile, by program
 
 
 def measure_relay(rows: int = 100_000) -> float:
@@ -79,12 +81,15 @@ def relay_backlog(rows: int, far_future: int = 0) -> RelayRun:
             db.session.commit()
             result = RelayRun(rows=rows, seconds=0.0)
             with _timing_transactions(db, result.transactions):
+                cpu_before = _cpu_by_program()
                 started = time.perf_counter()
                 while _waiting(db):
                     run_started = time.perf_counter()
                     relay_due(config, utcnow())
                     result.runs.append(time.perf_counter() - run_started)
                 result.seconds = time.perf_counter() - started
+                cpu_after = _cpu_by_program()
+            result.cpu = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
             result.queued = sum(_queue_depths().values())
             return result
         finally:
@@ -190,6 +195,24 @@ def _timing_transactions(db, durations: list[float]):
             event.remove(Session, name, listener)
 
 
+def _cpu_by_program() -> dict[str, float]:
+    """CPU seconds so far of this process, RabbitMQ and all of PostgreSQL (Linux /proc; others'
+    work on the shared servers included, so an upper bound for theirs)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {"relay (this process)": time.process_time(), "rabbitmq": 0.0, "postgresql": 0.0}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+            name = fields[0].split("(", 1)[1]
+            utime, stime = fields[1].split()[11:13]
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        program = {"beam.smp": "rabbitmq", "postgres": "postgresql"}.get(name)
+        if program:
+            used[program] += (int(utime) + int(stime)) / ticks
+    return used
+
+
 def _queue_depths() -> dict[str, int]:
     from kombu import Connection
 
@@ -226,7 +249,9 @@ def _describe(result: RelayRun) -> str:
     return (f"{result.rows:,} rows due together: published in {result.seconds:.1f} s "
             f"({result.rows / result.seconds:,.0f} rows/s), {len(result.runs)} relay runs "
             f"(longest {max(result.runs, default=0):.2f} s), {len(result.transactions)} transactions "
-            f"(longest {longest_transaction * 1000:.0f} ms); {result.queued:,} tasks in the queues")
+            f"(longest {longest_transaction * 1000:.0f} ms); {result.queued:,} tasks in the queues; "
+            f"CPU meanwhile: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.cpu.items())
+            + f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 def main(argv: list[str] | None = None) -> int:
