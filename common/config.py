@@ -73,7 +73,11 @@ class Settings(FromEnvironment):
     # lost publish and is published again with a fresh token.
     republish_grace: Seconds = Field(timedelta(minutes=5), alias="REPUBLISH_GRACE_SECONDS")
     relay_interval: float = Field(2.0, alias="RELAY_INTERVAL_SECONDS")
-    relay_batch: int = Field(500, alias="RELAY_BATCH")
+    # Rows per relay or sweeper transaction; a run takes chunk after chunk
+    # until nothing is due or it has run this long (well inside the beat
+    # tick's expiry and the task time limit).
+    relay_batch: int = Field(500, ge=1, alias="RELAY_BATCH")
+    relay_run_seconds: float = Field(5.0, ge=0, alias="RELAY_RUN_SECONDS")
     sweep_interval: float = Field(15.0, alias="SWEEP_INTERVAL_SECONDS")
 
     # A claimed row is `sending` for at most this long before the sweeper

@@ -3,9 +3,9 @@
 Celery's `confirm_publish` waits for the broker's confirm after each message,
 a round trip apiece (~2,400 a second per publisher here). `ConfirmedPipe`
 keeps one channel per process in confirm mode without that wait: the
-messages go out back to back through the same `send_task` (so they are the
-very messages Celery would send), and the broker's acks, which may cover many
-messages at once, are collected afterwards. Only `common.dispatch` uses it;
+messages (built by common.dispatch as Celery builds them, without the
+task-sent event) go out back to back, and the broker's acks, which may cover
+many messages at once, are collected afterwards. Only `common.dispatch` uses it;
 what it reports unconfirmed, dispatch hands back to the relay.
 """
 

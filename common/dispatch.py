@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from celery.utils.nodenames import anon_nodename
 from sqlalchemy import event, tuple_, update
 from sqlalchemy.orm import Session, scoped_session
 
@@ -189,6 +190,33 @@ def _send(p: Publication, producer=None) -> None:
     )
 
 
+def _send_lean(p: Publication, producer) -> None:
+    """The task message `_send` makes, without its task-sent event: half the messages of a batch.
+
+    Flower still sees each task when a worker receives it; a relay backlog
+    goes out twice as fast. An ETA on quorum queues goes through `_send`
+    (Celery's send_task routes it by native delayed delivery).
+    """
+    app = celery_app()
+    if p.eta is not None and _quorum(app, p.channel):
+        _send(p, producer)
+        return
+    name = topology.delivery_task_name(p.channel)
+    args = [str(p.notification_id), str(p.token)]
+    message = app.amqp.create_task_message(
+        str(uuid.uuid4()), name, args, {}, eta=p.eta, create_sent_event=False,
+        argsrepr=repr(args), kwargsrepr="{}", origin=_ORIGIN)
+    app.amqp.send_task_message(producer, name, message, queue=p.channel, routing_key=p.channel,
+                               retry=False, declare=[])
+
+
+def _quorum(app, queue: str) -> bool:
+    return (app.amqp.queues[queue].queue_arguments or {}).get("x-queue-type") == "quorum"
+
+
+_ORIGIN = anon_nodename()  # what Celery names the publisher: host and process, worked out once
+
+
 def _confirms_on() -> bool:
     """Whether the broker confirms publishes (RabbitMQ; not the embedded file transport)."""
     return bool(celery_app().conf.broker_transport_options.get("confirm_publish"))
@@ -210,7 +238,7 @@ def _pipe_producer(channel):
 def _send_together(publications: list[Publication]) -> list[bool]:
     """Publish them all, then wait once for the confirms; returns which the broker confirmed."""
     try:
-        return _PIPE.publish_all(publications, _send, _pipe_producer,
+        return _PIPE.publish_all(publications, _send_lean, _pipe_producer,
                                  timeout=celery_app().conf.broker_connection_timeout)
     except PartlyPublished as failure:
         log.warning("publishing %d tasks together failed, leaving the unconfirmed to the relay: %s",

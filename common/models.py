@@ -17,6 +17,8 @@ from common.statuses import PENDING, Status
 JSONB = JSON().with_variant(postgresql.JSONB(), "postgresql")
 # The relay's partial index, spelled from the statuses (in their declared order, so the DDL is stable).
 PENDING_SQL = "status IN ({})".format(", ".join(f"'{s.value}'" for s in Status if s in PENDING))
+# Pending and never published: what the relay promotes when it comes within the horizon.
+UNENQUEUED_SQL = f"{PENDING_SQL} AND enqueued_at IS NULL"
 
 
 class UTCDateTime(TypeDecorator):
@@ -116,6 +118,14 @@ class Notification(db.Model):
             "deliver_at",
             postgresql_where=text(PENDING_SQL),
             sqlite_where=text(PENDING_SQL),
+        ),
+        # The relay's promotion: by due time, only rows not yet published, so neither
+        # rows already in the broker nor far-future ones are read on the way.
+        Index(
+            "ix_notifications_unenqueued_due",
+            "deliver_at",
+            postgresql_where=text(UNENQUEUED_SQL),
+            sqlite_where=text(UNENQUEUED_SQL),
         ),
         # The sweeper's scan: expired leases.
         Index(

@@ -9,10 +9,13 @@ with SKIP LOCKED, so any number of maintenance workers can run them.
 from __future__ import annotations
 
 import logging
-import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from time import monotonic
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import Uuid, delete, select, update
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from common import dispatch, metrics
 from common.config import Settings
@@ -24,40 +27,118 @@ from common.statuses import PENDING, Status
 log = logging.getLogger(__name__)
 
 
+class fresh_token(FunctionElement):
+    """A new random dispatch token for each row an UPDATE touches, made by the database."""
+
+    type = Uuid()
+    inherit_cache = True
+
+
+@compiles(fresh_token, "postgresql")
+def _fresh_token_postgresql(element, compiler, **kw):
+    return "gen_random_uuid()"
+
+
+@compiles(fresh_token, "sqlite")
+def _fresh_token_sqlite(element, compiler, **kw):
+    return "lower(hex(randomblob(16)))"  # how a UUID column is stored there: 32 hex digits
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One relay transaction: how many rows it took, and how many the broker confirmed."""
+
+    rows: int
+    published: int
+
+
 def relay_due(config: Settings, now: datetime) -> int:
+    """Publish what is due, chunk after chunk, until nothing is or the run's time is up.
+
+    Lost publishes first (one pass: they are few, and overdue the longest),
+    then rows never enqueued. A chunk whose publish failed ends the run: its
+    rows are back in the database for the next one.
+    """
+    deadline = monotonic() + config.relay_run_seconds
+    published = 0
+    for due in (_lost_publishes, _never_enqueued):
+        while True:
+            chunk = relay_chunk(config, now, due)
+            published += chunk.published
+            if chunk.published < chunk.rows:
+                return published
+            if chunk.rows < config.relay_batch:
+                break  # this kind is drained (or locked by another relay)
+            if monotonic() >= deadline:
+                log.info("relay run used its %.1f s: the next run goes on", config.relay_run_seconds)
+                return published
+    return published
+
+
+def _never_enqueued(config: Settings, now: datetime):
+    # Served by ix_notifications_unenqueued_due: far-future rows are never read.
+    return (Notification.enqueued_at.is_(None),
+            Notification.deliver_at <= now + config.eta_horizon)
+
+
+def _lost_publishes(config: Settings, now: datetime):
     grace_edge = now - config.republish_grace
-    rows = db.session.execute(
-        select(Notification.id, Notification.channel, Notification.deliver_at)
-        .where(
-            Notification.status.in_(list(PENDING)),
-            Notification.deliver_at <= now + config.eta_horizon,
-            or_(
-                Notification.enqueued_at.is_(None),
-                and_(Notification.enqueued_at < grace_edge, Notification.deliver_at < grace_edge),
-            ),
-        )
+    return (Notification.enqueued_at < grace_edge, Notification.deliver_at < grace_edge)
+
+
+def promotion_query(config: Settings, now: datetime, due):
+    """The ids of the next chunk of due rows, oldest first, locked; rows other relays hold are skipped."""
+    return (
+        select(Notification.id)
+        .where(Notification.status.in_(list(PENDING)), *due(config, now))
         .order_by(Notification.deliver_at)
         .limit(config.relay_batch)
         .with_for_update(skip_locked=True)
-    ).all()
-    if not rows:
-        db.session.rollback()
-        return 0
-    publications = [dispatch.publication(r.id, r.channel, uuid.uuid4(), r.deliver_at, now)
-                    for r in rows]
-    db.session.execute(
-        update(Notification).execution_options(synchronize_session=False),
-        [{"id": p.notification_id, "dispatch_token": p.token, "enqueued_at": now} for p in publications],
     )
+
+
+def relay_chunk(config: Settings, now: datetime, due=_never_enqueued) -> Chunk:
+    """Lock up to `relay_batch` due rows, give them fresh tokens, commit, then publish them.
+
+    SKIP LOCKED lets relays run side by side: each takes rows the others do
+    not hold, and a row it has stamped no longer matches once committed. The
+    transaction is two statements long; the broker is asked after the commit.
+    """
+    ids = db.session.execute(promotion_query(config, now, due)).scalars().all()
+    if not ids:
+        db.session.rollback()
+        return Chunk(0, 0)
+    rows = db.session.execute(
+        update(Notification)
+        .where(Notification.id.in_(ids))
+        .values(dispatch_token=fresh_token(), enqueued_at=now)
+        .returning(Notification.id, Notification.channel, Notification.deliver_at,
+                   Notification.dispatch_token)
+        .execution_options(synchronize_session=False)
+    ).all()
+    publications = [dispatch.publication(r.id, r.channel, r.dispatch_token, r.deliver_at, now)
+                    for r in rows]
     batch = dispatch.register(db.session, publications)
     db.session.commit()  # publishes them; what the broker refuses is handed back for the next run
     published = batch.published or 0
     metrics.relay_published(published)
     log.info("relay published %d of %d due notifications", published, len(publications))
-    return published
+    return Chunk(len(publications), published)
 
 
 def sweep_expired_leases(config: Settings, now: datetime, worker: str | None = None) -> int:
+    """Take back expired claims, chunk after chunk, until none are left or the run's time is up."""
+    deadline = monotonic() + config.relay_run_seconds
+    recovered = 0
+    while True:
+        taken, found = _sweep_chunk(config, now, worker)
+        recovered += taken
+        if found < config.relay_batch or monotonic() >= deadline:
+            return recovered
+
+
+def _sweep_chunk(config: Settings, now: datetime, worker: str | None) -> tuple[int, int]:
+    """One transaction: (claims taken back, claims found)."""
     expired = db.session.execute(
         select(Notification.id, Notification.channel, Notification.attempts)
         .where(Notification.status == Status.SENDING, Notification.lease_expires_at < now)
@@ -85,7 +166,7 @@ def sweep_expired_leases(config: Settings, now: datetime, worker: str | None = N
     if recovered:
         log.warning("sweeper took back %d deliveries with expired leases (%d failed)",
                     recovered, failed)
-    return recovered
+    return recovered, len(expired)
 
 
 def purge_idempotency_keys(config: Settings, now: datetime) -> int:

@@ -57,3 +57,13 @@ def test_secrets_stay_out_of_the_settings_repr(monkeypatch):
     text = repr(load_settings())
 
     assert "very-secret-token" not in text and "hunter2" not in text
+
+
+@pytest.mark.parametrize("name, value", [("RELAY_BATCH", "0"), ("RELAY_BATCH", "-5"),
+                                         ("RELAY_RUN_SECONDS", "-1")])
+def test_a_relay_chunk_or_run_that_could_not_make_progress_is_refused_at_start(
+        monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ConfigError, match=name):
+        load_settings()

@@ -126,16 +126,6 @@ def test_relay_never_touches_rows_that_are_sending_or_finished(db, make_notifica
     assert published_by_id() == {}
 
 
-def test_relay_publishes_at_most_one_batch_per_run_oldest_first(db, make_notification, queues):
-    now = utcnow()
-    rows = [make_notification(deliver_at=now - minutes(5 - i), enqueued_at=None) for i in range(5)]
-
-    assert relay_due(replace(CONFIG, relay_batch=3), now) == 3
-    assert set(published_by_id()) == {str(n.id) for n in rows[:3]}
-    assert relay_due(replace(CONFIG, relay_batch=3), now) == 2
-    assert set(published_by_id()) == {str(n.id) for n in rows[3:]}
-
-
 # The sweeper
 
 
