@@ -10,10 +10,6 @@ from datetime import datetime, timezone
 
 import pytz
 
-# Each channel checks its own addresses; named here too, beside the other format checks.
-from common.channels.email import email_problem  # noqa: F401
-from common.channels.push import push_token_problem  # noqa: F401
-from common.channels.sms import phone_problem  # noqa: F401
 from common.localtime import TIME_TABLES_END, beyond_time_tables, localize
 
 

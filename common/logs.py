@@ -17,9 +17,6 @@ from datetime import datetime, timezone
 from celery import current_task
 
 from common import channels
-# Each channel masks its own addresses; these two are named here too, beside mask_recipient.
-from common.channels.email import mask_email  # noqa: F401
-from common.channels.sms import mask_phone  # noqa: F401
 
 # The LogRecord attribute that carries a record's structured fields.
 FIELDS = "herald_fields"

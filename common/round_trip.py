@@ -11,7 +11,6 @@ when it will really be made.
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import (DateTime, Time, and_, bindparam, case, cast, func, insert, literal, or_,

@@ -17,18 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
 
 from api.notifications.batch_schema import item_error
 from api.notifications.batch_serialize import accepted_item, batch_answer, refused_item
 from api.notifications.planning import Plan, plan_request
 from api.notifications.schema import NotificationRequest
-from api.notifications.service import first_event_detail, notification_values, replayed_response
+from api.notifications.service import (commit_remembering, first_event_detail, notification_values,
+                                       replayed_response)
 from common import dispatch, metrics
 from common.config import Settings
 from common.db import db
 from common.errors import Invalid
-from common.models import (ApiKey, IdempotencyKey, Notification, NotificationEvent,
+from common.models import (ApiKey, Notification, NotificationEvent,
                            NotificationGroup, Recipient)
 from common.statuses import Status
 
@@ -151,19 +151,6 @@ def create_batch(
                       written[index].rows)
         for index in range(len(items))
     ])
-    if idempotency_key:
-        first = next(iter(written.values())).rows[0]["id"]
-        db.session.add(IdempotencyKey(service=api_key.service, key=idempotency_key,
-                                      request_hash=fingerprint, notification_id=first,
-                                      response=answer, created_at=now))
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # A concurrent request with the same idempotency key won the race.
-        db.session.rollback()
-        replay = replayed_response(api_key.service, idempotency_key, fingerprint, now,
-                                   config.idempotency_ttl)
-        if replay is None:
-            raise
-        return replay, True
-    return answer, False
+    first = next(iter(written.values())).rows[0]["id"]
+    return commit_remembering(api_key, idempotency_key, fingerprint, first, answer,
+                              config=config, now=now)

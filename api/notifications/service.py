@@ -149,16 +149,28 @@ def create_notification(
         # The models declare no relationship, so the unit of work orders inserts by
         # class name and would write the key before the rows it references.
         db.session.flush()
+    return commit_remembering(api_key, idempotency_key, fingerprint, rows[0].id, response,
+                              config=config, now=now)
+
+
+def commit_remembering(api_key: ApiKey, idempotency_key: str | None, fingerprint: str | None,
+                       first_id: uuid.UUID, response: dict, *, config: Settings,
+                       now: datetime) -> tuple[dict, bool]:
+    """Commit what the session holds, with the idempotency key that remembers `response`.
+
+    Returns (the answer, whether it was a replay): a concurrent request with the
+    same key may have won the race, and then its answer is the one given.
+    """
+    if idempotency_key:
         db.session.add(IdempotencyKey(service=api_key.service, key=idempotency_key,
-                                      request_hash=fingerprint, notification_id=rows[0].id,
+                                      request_hash=fingerprint, notification_id=first_id,
                                       response=response, created_at=now))
     try:
         db.session.commit()
     except IntegrityError:
-        # A concurrent request with the same idempotency key won the race.
         db.session.rollback()
         replay = replayed_response(api_key.service, idempotency_key, fingerprint, now,
-                                   config.idempotency_ttl)
+                                   config.idempotency_ttl) if idempotency_key else None
         if replay is None:
             raise
         return replay, True

@@ -18,14 +18,11 @@ from pydantic_core import PydanticCustomError
 
 from api.request_parsing import not_an_object, schema_problems
 from api.strict_model import StrictModel, Text
-from api.validators import (
-    email_problem,
-    phone_problem,
-    push_token_problem,
-    text_problem,
-    timezone_problem,
-)
+from api.validators import text_problem, timezone_problem
 from common import channels
+from common.channels.email import email_problem
+from common.channels.push import push_token_problem
+from common.channels.sms import phone_problem
 from common.errors import Invalid
 from common.quiet_hours import parse_wall_time
 

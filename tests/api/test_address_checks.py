@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from api.validators import email_problem, phone_problem, push_token_problem
+from common.channels.email import email_problem
+from common.channels.push import push_token_problem
+from common.channels.sms import phone_problem
 from common.db import db
 from common.models import Recipient
 from tests.api.helpers import NOTHING_STORED, assert_error, stored_counts

@@ -104,8 +104,8 @@ def test_the_providers_mask_as_the_logs_do():
     from workers.providers.smtp import mask_address
     from workers.providers.twilio_sms import mask_phone
 
-    assert mask_address("bob@example.org") == logs.mask_email("bob@example.org")
-    assert mask_phone("+15005550006") == logs.mask_phone("+15005550006")
+    assert mask_address("bob@example.org") == logs.mask_recipient("email", "bob@example.org")
+    assert mask_phone("+15005550006") == logs.mask_recipient("sms", "+15005550006")
 
 
 @pytest.mark.parametrize("value, expected", [(None, "text"), ("json", "json"), ("JSON", "json"),
