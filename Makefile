@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench migrate key flower clean
+.PHONY: run test soak bench migrate key flower clean
 
 venv: $(VENV)/.installed
 
@@ -32,6 +32,11 @@ run: key
 
 test: venv
 	$(BIN)/pytest
+
+# The soak (tests/fault/test_soak.py): full concurrency against a slow FCM fake.
+SOAK_RUNS ?= 1
+soak: venv
+	HERALD_SOAK=$(SOAK_RUNS) $(BIN)/pytest -s tests/fault/test_soak.py
 
 # Herald beside bare baselines, table and var/bench/results.json (docs/benchmarks.md).
 # Needs PostgreSQL and RabbitMQ on 127.0.0.1; BENCH_QUICK=1 for a short run.

@@ -12,6 +12,7 @@ from api.notifications.batch_service import create_batch
 from api.request_parsing import IDEMPOTENCY_KEY, idempotency_key, json_body
 from api.openapi import Answer, documented
 from api.rate_limits import costs
+from common.channels.email import CHANNEL as EMAIL
 from common.models import utcnow
 
 bp = Blueprint("batch", __name__, url_prefix="/v1/notifications")
@@ -19,7 +20,7 @@ bp = Blueprint("batch", __name__, url_prefix="/v1/notifications")
 
 def example_batch(now=None) -> dict:
     """Two emails sharing their channel and content; the second has a body of its own."""
-    return {"defaults": {"channel": "email",
+    return {"defaults": {"channel": EMAIL.name,
                          "content": {"subject": "Your order has shipped",
                                      "body": "It arrives on Thursday."}},
             "items": [{"to": "ada@example.com", "reference": "order-42"},

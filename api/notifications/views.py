@@ -15,6 +15,7 @@ from api.notifications.serialize import (
 )
 from api.openapi import Answer, Parameter, documented
 from api.request_parsing import IDEMPOTENCY_KEY, idempotency_key, json_body
+from common.channels.email import CHANNEL as EMAIL
 from common.models import utcnow
 
 bp = Blueprint("notifications", __name__, url_prefix="/v1/notifications")
@@ -22,7 +23,7 @@ bp = Blueprint("notifications", __name__, url_prefix="/v1/notifications")
 
 def example_notification(now=None) -> dict:
     """An email that is accepted as it is (example.com: never a real mailbox)."""
-    return {"channel": "email", "to": "ada@example.com",
+    return {"channel": EMAIL.name, "to": "ada@example.com",
             "content": {"subject": "Your order has shipped", "body": "It arrives on Thursday."},
             "reference": "order-42"}
 

@@ -22,6 +22,7 @@ from api.reminders.service import (
 )
 from api.request_parsing import json_body
 from api.response_model import iso
+from common.channels.sms import CHANNEL as SMS
 from common.models import utcnow
 
 bp = Blueprint("reminders", __name__, url_prefix="/v1/reminders")
@@ -30,7 +31,7 @@ bp = Blueprint("reminders", __name__, url_prefix="/v1/reminders")
 def example_reminders(now: datetime) -> dict:
     """Reminders a day and an hour before an event a week from now."""
     return {"event_at": iso(now + timedelta(days=7)), "remind_before": ["24h", "1h"],
-            "notification": {"channel": "sms", "to": "+447700900123",
+            "notification": {"channel": SMS.name, "to": "+447700900123",
                              "content": {"body": "Your appointment is tomorrow at 10:00."}},
             "reference": "booking-42"}
 

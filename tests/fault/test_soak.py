@@ -35,7 +35,7 @@ pytestmark = pytest.mark.skipif(not RUNS, reason="a soak: set HERALD_SOAK=<runs>
 
 @pytest.fixture
 def owner(db):
-    from api.auth import create_api_key
+    from api.keys.service import create_api_key
 
     key, _secret = create_api_key("soak-service")
     return key
