@@ -24,10 +24,10 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import event, text
 
+from bench.cpu import CpuSampler
 from common.models import UNENQUEUED_SQL
 
 # Rows as the API writes them, inserted by PostgreSQL itself: the bench times the relay, not us.
@@ -84,15 +84,16 @@ def relay_backlog(rows: int, far_future: int = 0) -> RelayRun:
             db.session.commit()
             result = RelayRun(rows=rows, seconds=0.0)
             with _timing_transactions(db, result.transactions):
-                cpu_before = _cpu_by_program()
+                sampler = CpuSampler({}).start()
                 started = time.perf_counter()
                 while _waiting(db):
                     run_started = time.perf_counter()
                     relay_due(config, utcnow())
                     result.runs.append(time.perf_counter() - run_started)
                 result.seconds = time.perf_counter() - started
-                cpu_after = _cpu_by_program()
-            result.cpu = _cpu_between(cpu_before, cpu_after)
+                split = sampler.stop()
+            result.cpu = {("relay (this process)" if group == "bench" else group): cores * split.seconds
+                          for group, cores in split.cores.items()}
             result.queued = sum(_queue_depths().values())
             return result
         finally:
@@ -195,31 +196,6 @@ def _timing_transactions(db, durations: list[float]):
     finally:
         for name, listener in listeners:
             event.remove(Session, name, listener)
-
-
-def _cpu_by_program() -> dict[str, dict[int, float]]:
-    """CPU seconds so far, per process, of this process, RabbitMQ and PostgreSQL (Linux /proc;
-    others' work on the shared servers included, so an upper bound for theirs)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    used: dict[str, dict[int, float]] = {"relay (this process)": {0: time.process_time()},
-                                         "rabbitmq": {}, "postgresql": {}}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)
-            name = fields[0].split("(", 1)[1]
-            utime, stime = fields[1].split()[11:13]
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-        program = {"beam.smp": "rabbitmq", "postgres": "postgresql"}.get(name)
-        if program:
-            used[program][int(stat.parent.name)] = (int(utime) + int(stime)) / ticks
-    return used
-
-
-def _cpu_between(before: dict, after: dict) -> dict[str, float]:
-    """Per program, what its processes used in between (a process that has exited is not counted)."""
-    return {program: sum(seconds - before[program].get(pid, 0.0) for pid, seconds in pids.items())
-            for program, pids in after.items()}
 
 
 def _queue_depths() -> dict[str, int]:
