@@ -12,6 +12,8 @@ import json
 import os
 import time
 
+from bench.load import parse_head
+
 
 def request_bytes(host: str, port: int, path: str, body: bytes, api_key: str | None) -> bytes:
     lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Content-Type: application/json",
@@ -23,16 +25,10 @@ def request_bytes(host: str, port: int, path: str, body: bytes, api_key: str | N
 
 async def _one_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     """The status and whether the server keeps the connection open."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    version, status = status_line.split(" ", 2)[:2]
-    headers = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip().lower()
+    version, status, headers = parse_head(await reader.readuntil(b"\r\n\r\n"))
     await reader.readexactly(int(headers.get("content-length", "0")))
     keep = version == "HTTP/1.1" and headers.get("connection") != "close"
-    return int(status), keep
+    return status, keep
 
 
 async def _client(host, port, payload, stop_at, latencies, counts) -> None:

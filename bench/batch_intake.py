@@ -116,7 +116,7 @@ def stored_and_queued() -> tuple[int, int]:
 
 def run(args, var_dir: Path, cleanup: ExitStack) -> None:
     from bench.load import post_bytes, run_load
-    from bench.run import free_port, wait_until_serving
+    from bench.environment import free_port, wait_until_serving
 
     services.create_database(NAME)
     cleanup.callback(services.drop_database, NAME)

@@ -25,6 +25,17 @@ class LoadResult:
 
 
 
+
+def parse_head(head: bytes) -> tuple[str, int, dict[str, str]]:
+    """An HTTP/1.x response head: its version, status and headers (names and values lower-cased)."""
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    version, status = status_line.split(" ", 2)[:2]
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip().lower()
+    return version, int(status), headers
+
 def post_bytes(host: str, port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
     lines = [
         f"POST {path} HTTP/1.1",
@@ -67,18 +78,12 @@ class _Connection:
             self.sock = socket.create_connection(self.address, timeout=TIMEOUT)
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.sendall(payload)
-        head = self._read_until(b"\r\n\r\n")
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        version, status = status_line.split(" ", 2)[:2]
-        headers = {}
-        for line in header_lines:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip().lower()
+        version, status, headers = parse_head(self._read_until(b"\r\n\r\n"))
         self._read_exactly(int(headers.get("content-length", "0")))
         self.headers = headers
         if headers.get("connection") == "close" or version == "HTTP/1.0":
             self.close()
-        return int(status)
+        return status
 
     def _fill(self) -> None:
         chunk = self.sock.recv(65536)

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.load import _Connection, post_bytes, run_load
-from bench.run import (HOST, NAME, PUSH_REQUEST, PYTHON, RUN_ID, configure_environment, free_port,
-                       load_average, wait_until_serving)
+from bench.environment import (HOST, NAME, PUSH_REQUEST, PYTHON, RUN_ID, configure_environment,
+                               free_port, wait_until_serving)
+from bench.run import load_average
 from tests.support import services
 from tests.support.processes import HeraldProcess
 

@@ -14,8 +14,7 @@ import traceback
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.environment import (HOST, NAME, PUSH_REQUEST, PYTHON, RUN_ID, BENCH_KEY_LIMIT,  # noqa: F401
-                               configure_environment, free_port, wait_until_serving)
+from bench.environment import BENCH_KEY_LIMIT, HOST, NAME, RUN_ID, configure_environment
 from bench.results import RESULTS_PATH, empty_results, table, write_results
 from tests.support import services
 
@@ -106,7 +105,7 @@ def run(args, var_dir: Path, cleanup: ExitStack) -> dict:
     print(f"Herald bench on {HOST}: {server_versions()}; {load_average()} at the start.")
     print(f"Load generator: {load}" + ("" if load == "wrk" else
           " (wrk is not installed: `apt-get install wrk` for a lighter client)") +
-          f", a separate process; its CPU is shown per phase.")
+          ", a separate process; its CPU is shown per phase.")
     print(f"Rate limits: the bench's API key has its own budgets of {BENCH_KEY_LIMIT} for writes and "
           "reads, so the limiter runs but never refuses.")
     print(f"Private database and vhost {NAME}; {'quick' if args.quick else 'full'} run, "

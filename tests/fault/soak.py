@@ -24,7 +24,7 @@ from common import topology
 from common.celery_app import celery_app
 from common.db import db
 from common.models import Notification, utcnow
-from tests.support.fake_fcm import FakeFcm, MessagesApi, Reply
+from tests.support.fake_fcm import FakeFcm, MessagesApi
 
 PROJECT = "herald-soak"
 

@@ -19,7 +19,6 @@ import os
 import pytest
 from sqlalchemy import select
 
-from common.db import db
 from common.models import Notification
 from tests.fault.harness import report, wait_for_sent
 from tests.fault.soak import SoakFigures, cpu_seconds, queue_due_pushes, sent_span, start_slow_fcm
