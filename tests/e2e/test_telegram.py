@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 import time
-import uuid
 from collections import Counter
 from datetime import datetime
 
@@ -39,7 +38,6 @@ def new_chat() -> str:
 def fake(tmp_path_factory):
     certificate = create_self_signed_certificate(tmp_path_factory.mktemp("telegram-tls"))
     with FakeTelegram(TELEGRAM_BOT_TOKEN, certificate=certificate) as server:
-        server.certificate = certificate
         yield server
 
 

@@ -79,6 +79,7 @@ class FakeTelegram:
 
     def __init__(self, bot_token: str, certificate: SelfSignedCertificate | None = None):
         self.bot_token = bot_token
+        self.certificate = certificate  # its cert_file is the CA bundle a client should trust
         self.sends: list[RecordedSend] = []
         self.answered: list[tuple[str, int]] = []  # (chat, HTTP status) of every sendMessage answered
         self._scripts: dict[str, deque[Reply]] = {}
