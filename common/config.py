@@ -21,11 +21,11 @@ from pydantic_settings import NoDecode
 
 from common.environment import ConfigError, FromEnvironment, flag, seconds
 from common.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours
-from common.vendor_settings import (SMTP_SECURITY_MODES, FcmSettings, SmtpSettings, TwilioSettings,
-                                    only_if_configured)
+from common.vendor_settings import (SMTP_SECURITY_MODES, FcmSettings, SmtpSettings, TelegramSettings,
+                                    TwilioSettings, only_if_configured)
 
 __all__ = ["ConfigError", "FcmSettings", "SMTP_SECURITY_MODES", "Settings", "SmtpSettings",
-           "TwilioSettings", "check_rate_limit", "load_settings", "settings"]
+           "TelegramSettings", "TwilioSettings", "check_rate_limit", "load_settings", "settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,6 +109,7 @@ class Settings(FromEnvironment):
     fcm: FcmSettings | None = Field(default_factory=only_if_configured(FcmSettings))
     smtp: SmtpSettings | None = Field(default_factory=only_if_configured(SmtpSettings))
     twilio: TwilioSettings | None = Field(default_factory=only_if_configured(TwilioSettings))
+    telegram: TelegramSettings | None = Field(default_factory=only_if_configured(TelegramSettings))
 
     # The service default for quiet hours, below a recipient's and a request's
     # own; None (off) switches the default off. Releases at a window's end are

@@ -153,6 +153,7 @@ class Recipient(db.Model):
     locale: Mapped[str | None] = mapped_column(String(35))
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(16))
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(33))
     push_tokens: Mapped[list] = mapped_column(JSONB, default=list)
     quiet_hours: Mapped[dict | None] = mapped_column(JSONB)  # {"start": "22:00", "end": "07:00"}
     opted_out: Mapped[list] = mapped_column(JSONB, default=list)  # channels

@@ -1,10 +1,10 @@
-"""The vendors' settings (FCM, SMTP, Twilio): each group present only when its variables name one."""
+"""The vendors' settings (FCM, SMTP, Twilio, Telegram): each group present only when its variables name one."""
 
 from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from common.environment import ConfigError, FromEnvironment
 
@@ -68,6 +68,25 @@ class TwilioSettings(FromEnvironment):
 
     def missing(self) -> str | None:
         return None if self.auth_token else "TWILIO_AUTH_TOKEN is required with TWILIO_ACCOUNT_SID"
+
+
+TELEGRAM_API = "https://api.telegram.org"
+
+
+class TelegramSettings(FromEnvironment):
+    """A Telegram bot, through the Bot API."""
+
+    # Secret: it is the bot's whole credential and travels in every request's path.
+    bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
+    # Only for tests and a self-hosted Bot API server: where the Bot API lives.
+    api_base: str = Field(TELEGRAM_API, alias="TELEGRAM_API_BASE")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.bot_token and self.bot_token.get_secret_value())
+
+    def missing(self) -> str | None:
+        return None
 
 
 def only_if_configured(kind):

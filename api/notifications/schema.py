@@ -37,6 +37,7 @@ class Content(StrictModel):
     body: Text | None = None
     html: Text | None = None
     data: dict[Text, Text] | None = None
+    text: Text | None = None
 
 
 class QuietHoursBody(StrictModel):
@@ -113,7 +114,7 @@ def _content_problems(channel: channels.Channel, content: Content) -> tuple[dict
         if size > limit:
             unit = "bytes of JSON" if name == "data" else "characters"
             too_large[f"content.{name}"] = f"{size} {unit}, more than the limit of {limit}"
-        elif name in ("title", "subject", "body") and is_blank(value):
+        elif name in ("title", "subject", "body", "text") and is_blank(value):
             problems[f"content.{name}"] = "must not be blank (it has no visible character)"
     return problems, too_large
 
@@ -173,7 +174,7 @@ def parse_notification(payload: object) -> NotificationRequest:
         channel=body.channel,
         to=body.to,
         title=getattr(content, channel.title_field) if channel.title_field else None,
-        body=content.body,
+        body=getattr(content, channel.body_field),
         html=content.html,
         data=content.data,
         priority=body.priority,

@@ -48,6 +48,7 @@ class StoredContent(ResponseModel):
     body: str | None = None
     html: str | None = None
     data: dict[str, str] | None = None
+    text: str | None = None
 
 
 class NotificationEventView(ResponseModel):
@@ -137,7 +138,7 @@ def notification_summary(n: Notification) -> dict:
 
 def notification_detail(n: Notification, events: list[NotificationEvent]) -> dict:
     channel = channels.channel(n.channel)
-    content = {"body": n.body, "html": n.html, "data": n.data}
+    content = {channel.body_field: n.body, "html": n.html, "data": n.data}
     if channel.title_field:
         content[channel.title_field] = n.title
     extra = {"segments": n.segments} if channel.reports_segments else {}

@@ -23,6 +23,7 @@ from common import channels
 from common.channels.email import email_problem
 from common.channels.push import push_token_problem
 from common.channels.sms import phone_problem
+from common.channels.telegram import chat_problem
 from common.errors import Invalid
 from common.quiet_hours import parse_wall_time
 
@@ -69,6 +70,7 @@ Timezone = Annotated[Text, Field(max_length=64), _checked(timezone_problem)]
 Locale = Annotated[Text, _checked(locale_problem)]
 Email = Annotated[Text, Field(max_length=320), _checked(email_problem)]
 Phone = Annotated[Text, _checked(phone_problem)]
+TelegramChat = Annotated[Text, _checked(chat_problem)]
 PushToken = Annotated[Text, Field(max_length=MAX_PUSH_TOKEN), _checked(push_token_problem)]
 WallTime = Annotated[str, AfterValidator(_wall_time)]
 Channel = Literal[channels.names()]
@@ -86,6 +88,7 @@ class RecipientBody(StrictModel):
     locale: Locale | None = None
     email: Email | None = None
     phone: Phone | None = None
+    telegram_chat_id: TelegramChat | None = None
     push_tokens: Annotated[list[PushToken], Field(max_length=MAX_PUSH_TOKENS)] | None = None
     # None: the service's default window applies.
     quiet_hours: RecipientQuietHours | None = None
@@ -100,6 +103,7 @@ class RecipientPreferences:
     locale: str | None
     email: str | None
     phone: str | None
+    telegram_chat_id: str | None
     push_tokens: list[str]
     quiet_hours: dict | None  # {"start": "HH:MM", "end": "HH:MM"}
     opted_out: list[str]
@@ -134,6 +138,7 @@ def parse_recipient(external_id: str, payload: object) -> RecipientPreferences:
         locale=body.locale,
         email=body.email,
         phone=body.phone,
+        telegram_chat_id=body.telegram_chat_id,
         push_tokens=_distinct(body.push_tokens),
         quiet_hours=body.quiet_hours.model_dump() if body.quiet_hours else None,
         opted_out=_distinct(body.opted_out),

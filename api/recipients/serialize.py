@@ -13,6 +13,7 @@ class RecipientView(ResponseModel):
     locale: str | None
     email: str | None
     phone: str | None
+    telegram_chat_id: str | None
     push_tokens: list[str]
     quiet_hours: RecipientQuietHours | None
     opted_out: list[Channel]
@@ -27,6 +28,7 @@ def recipient_body(r: Recipient) -> dict:
         locale=r.locale,
         email=r.email,
         phone=r.phone,
+        telegram_chat_id=r.telegram_chat_id,
         push_tokens=list(r.push_tokens or []),
         quiet_hours=r.quiet_hours,
         opted_out=list(r.opted_out or []),

@@ -40,6 +40,7 @@ def _replace(recipient: Recipient, preferences: RecipientPreferences, now: datet
     recipient.locale = preferences.locale
     recipient.email = preferences.email
     recipient.phone = preferences.phone
+    recipient.telegram_chat_id = preferences.telegram_chat_id
     recipient.push_tokens = list(preferences.push_tokens)
     recipient.quiet_hours = preferences.quiet_hours
     recipient.opted_out = list(preferences.opted_out)

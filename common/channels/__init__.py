@@ -1,4 +1,4 @@
-"""The channels Herald delivers on (push, email, sms, and any a deployment adds), one descriptor each."""
+"""The channels Herald delivers on (push, email, sms, telegram, and any a deployment adds), one descriptor each."""
 
 from common.channels.registry import Channel, all_channels, channel, names, register
 

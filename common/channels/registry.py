@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from common.config import Settings
 
-BUILT_IN = ("common.channels.push", "common.channels.email", "common.channels.sms")
+BUILT_IN = ("common.channels.push", "common.channels.email", "common.channels.sms",
+            "common.channels.telegram")
 EXTRA_CHANNELS_VARIABLE = "HERALD_EXTRA_CHANNELS"
 SANDBOX = "sandbox"
 # Every channel without a vendor of its own delivers to the outbox file.
@@ -42,6 +43,8 @@ class Channel:
     mask: Callable[[str], str]  # an address as a log line may show it
     # The content field kept in the notification's `title` column and shown under its own name.
     title_field: str | None = None
+    # The content field kept in the notification's `body` column and shown under its own name.
+    body_field: str = "body"
     content_check: ContentCheck | None = None  # checks beyond the limits (a vendor's own rules)
     takes_options: bool = False  # whether a request's `options` apply (push: ttl, collapse key)
     reports_segments: bool = False  # whether the provider bills in segments (SMS)

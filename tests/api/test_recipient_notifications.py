@@ -18,7 +18,8 @@ from tests.support.factories import fetch
 NEW_YORK = "America/New_York"
 CONTENT = {"push": {"title": "Hi", "body": "Hello"},
            "email": {"subject": "Hello", "body": "Hi Ada"},
-           "sms": {"body": "Your code is 1234"}}
+           "sms": {"body": "Your code is 1234"},
+           "telegram": {"text": "Your table is ready"}}
 # A night in New York and the next morning, far enough ahead to stay in the database.
 EVENING = days_ahead(hour=23, minute=30, zone=NEW_YORK)
 LATE_EVENING = EVENING.isoformat()
@@ -59,9 +60,9 @@ def at(moment: str) -> datetime:
 
 @pytest.fixture
 def queues(broker):
-    purge("push", "email", "sms")
+    purge("push", "email", "sms", "telegram")
     yield
-    purge("push", "email", "sms")
+    purge("push", "email", "sms", "telegram")
 
 
 @pytest.fixture
@@ -112,10 +113,11 @@ def test_a_push_to_a_single_device_is_one_notification_without_a_group(client, a
 @pytest.mark.parametrize("channel, field, address", [
     ("email", "email", "ada@example.com"),
     ("sms", "phone", "+12025550143"),
+    ("telegram", "telegram_chat_id", "5550199001"),
 ])
-def test_email_and_sms_use_the_stored_address(client, auth, queues, channel, field, address):
+def test_email_sms_and_telegram_use_the_stored_address(client, auth, queues, channel, field, address):
     put_recipient(client, auth, email="ada@example.com", phone="+12025550143",
-                  push_tokens=["token-a", "token-b"])
+                  telegram_chat_id="5550199001", push_tokens=["token-a", "token-b"])
 
     body = sent(client, auth, channel)
 
@@ -128,10 +130,10 @@ def test_email_and_sms_use_the_stored_address(client, auth, queues, channel, fie
 
 # --- suppressed ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("channel", ["push", "email", "sms"])
+@pytest.mark.parametrize("channel", ["push", "email", "sms", "telegram"])
 def test_an_opted_out_channel_makes_one_suppressed_notification_never_published(client, auth, queues,
                                                                                channel):
-    put_recipient(client, auth, email="ada@example.com", phone="+12025550143",
+    put_recipient(client, auth, email="ada@example.com", phone="+12025550143", telegram_chat_id="5550199002",
                   push_tokens=["token-a", "token-b", "token-c"], opted_out=[channel])
 
     body = sent(client, auth, channel)
@@ -158,6 +160,7 @@ def test_opting_out_of_one_channel_leaves_the_others(client, auth):
     ("push", {"email": "ada@example.com", "phone": "+12025550143"}),
     ("email", {"phone": "+12025550143", "push_tokens": ["token-a"]}),
     ("sms", {"email": "ada@example.com"}),
+    ("telegram", {"email": "ada@example.com", "phone": "+12025550143"}),
 ])
 def test_no_address_for_the_channel_makes_a_suppressed_notification(client, auth, queues, channel,
                                                                     fields):

@@ -15,12 +15,13 @@ FULL = {
     "locale": "en-US",
     "email": "ada@example.com",
     "phone": "+12025550143",
+    "telegram_chat_id": "-1001234567890",
     "push_tokens": ["token-a", "token-b"],
     "quiet_hours": {"start": "21:00", "end": "07:00"},
     "opted_out": ["sms"],
 }
-FIELDS = {"external_id", "timezone", "locale", "email", "phone", "push_tokens", "quiet_hours",
-          "opted_out", "created_at", "updated_at"}
+FIELDS = {"external_id", "timezone", "locale", "email", "phone", "telegram_chat_id", "push_tokens",
+          "quiet_hours", "opted_out", "created_at", "updated_at"}
 
 
 def stored_recipients(db) -> list[Recipient]:
@@ -48,8 +49,8 @@ def test_crud_round_trip(client, auth, db):
     after = replaced.get_json()
     # The whole record is replaced: what the body leaves out is cleared.
     assert after == {**body, "timezone": None, "locale": None, "email": "ada@example.org",
-                     "phone": None, "push_tokens": [], "quiet_hours": None, "opted_out": [],
-                     "updated_at": after["updated_at"]}
+                     "phone": None, "telegram_chat_id": None, "push_tokens": [], "quiet_hours": None,
+                     "opted_out": [], "updated_at": after["updated_at"]}
     assert after["created_at"] == body["created_at"] and after["updated_at"] > body["updated_at"]
     assert client.get("/v1/recipients/user-42", headers=auth).get_json() == after
 
@@ -66,8 +67,8 @@ def test_an_empty_body_makes_a_record_with_nothing_set(client, auth):
     assert response.status_code == 201
     body = response.get_json()
     assert {k: body[k] for k in FULL} == {"timezone": None, "locale": None, "email": None,
-                                          "phone": None, "push_tokens": [], "quiet_hours": None,
-                                          "opted_out": []}
+                                          "phone": None, "telegram_chat_id": None, "push_tokens": [],
+                                          "quiet_hours": None, "opted_out": []}
 
 
 def test_nulls_are_accepted_for_every_field(client, auth):
@@ -162,6 +163,11 @@ INVALID = [
     ({"email": "not-an-address"}, "email"),
     ({"phone": "07700 900123"}, "phone"),
     ({"phone": 447700900123}, "phone"),
+    ({"telegram_chat_id": "herald_news"}, "telegram_chat_id"),
+    ({"telegram_chat_id": "0123456"}, "telegram_chat_id"),
+    ({"telegram_chat_id": "@abc"}, "telegram_chat_id"),
+    ({"telegram_chat_id": str(2 ** 52)}, "telegram_chat_id"),
+    ({"telegram_chat_id": 123456789}, "telegram_chat_id"),  # a string, as `to` takes it
     ({"push_tokens": "token-a"}, "push_tokens"),
     ({"push_tokens": ["token-a", "has space"]}, "push_tokens.1"),
     ({"push_tokens": ["token-a", ""]}, "push_tokens.1"),

@@ -31,6 +31,7 @@ def test_each_channel_has_its_own_queue_routing_key_and_delivery_route(channel):
 def test_each_channel_requires_and_titles_only_content_it_allows(channel):
     assert channel.required <= channel.allowed
     assert channel.title_field is None or channel.title_field in channel.allowed
+    assert channel.body_field in channel.required
 
 
 def test_a_second_channel_with_a_taken_name_is_refused():

@@ -9,7 +9,7 @@ from common.config import ConfigError, load_settings
 
 def test_defaults_run_the_embedded_setup(monkeypatch, tmp_path):
     for name in ("DATABASE_URL", "BROKER_URL", "SMTP_HOST", "FCM_CREDENTIALS_FILE",
-                 "FCM_CREDENTIALS_JSON", "TWILIO_ACCOUNT_SID"):
+                 "FCM_CREDENTIALS_JSON", "TWILIO_ACCOUNT_SID", "TELEGRAM_BOT_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HERALD_VAR_DIR", str(tmp_path))
 
@@ -17,7 +17,7 @@ def test_defaults_run_the_embedded_setup(monkeypatch, tmp_path):
 
     assert config.database_url == f"sqlite:///{tmp_path / 'herald.db'}"
     assert config.embedded_broker
-    assert (config.fcm, config.smtp, config.twilio) == (None, None, None)
+    assert (config.fcm, config.smtp, config.twilio, config.telegram) == (None, None, None, None)
     assert config.eta_horizon == timedelta(minutes=10)
 
 
@@ -53,10 +53,28 @@ def test_secrets_stay_out_of_the_settings_repr(monkeypatch):
     monkeypatch.setenv("SMTP_HOST", "mail")
     monkeypatch.setenv("EMAIL_FROM", "a@b.c")
     monkeypatch.setenv("SMTP_PASSWORD", "hunter2")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456789:AAsecret-telegram-bot-token-value-xyz")
 
-    text = repr(load_settings())
+    config = load_settings()
+    text = repr(config) + str(config)
 
     assert "very-secret-token" not in text and "hunter2" not in text
+    assert "secret-telegram-bot-token" not in text
+
+
+def test_a_bot_token_sends_telegram_through_the_bot_api_and_none_through_the_sandbox(monkeypatch):
+    from common import channels
+
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    telegram = channels.channel("telegram")
+    assert telegram.provider_name(load_settings()) == "sandbox"
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456789:AAsecret-telegram-bot-token-value-xyz")
+
+    config = load_settings()
+
+    assert telegram.provider_name(config) == "telegram"
+    assert config.telegram.api_base == "https://api.telegram.org"
+    assert config.telegram.bot_token.get_secret_value() == "123456789:AAsecret-telegram-bot-token-value-xyz"
 
 
 @pytest.mark.parametrize("name, value", [("RELAY_BATCH", "0"), ("RELAY_BATCH", "-5"),

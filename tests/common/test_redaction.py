@@ -43,6 +43,14 @@ def test_scrub_masks_addresses_numbers_and_keys_and_keeps_the_rest():
                     f"at {stamp}")
 
 
+def test_scrub_masks_a_telegram_bot_token_in_a_bot_api_path_and_keeps_the_bot_id():
+    token = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+
+    line = scrub(f'https://api.telegram.org:443 "POST /bot{token}/sendMessage HTTP/1.1" 200 212')
+
+    assert line == 'https://api.telegram.org:443 "POST /bot7012345678:[hidden]/sendMessage HTTP/1.1" 200 212'
+
+
 def test_messages_and_their_arguments_are_masked(captured):
     logger, written = captured
 

@@ -6,11 +6,11 @@ in-process API's and workers' log records (tests/conftest.py writes them to a
 file). The needles:
 
 - shapes: a Herald API key, an email address, an E.164 phone number, a Google
-  OAuth access token, a PEM private key;
+  OAuth access token, a PEM private key, a Telegram bot token;
 - exact values: every recipient address, phone number and push token the
   run stored (remembered as the rows are written), and every secret the test
   modules configured vendors with (module constants named *PASSWORD,
-  *AUTH_TOKEN, *SECRET).
+  *AUTH_TOKEN, *BOT_TOKEN, *SECRET).
 
 Herald's own sender addresses are not personal data and are allowed.
 """
@@ -31,11 +31,12 @@ SHAPES = {
     "phone number": re.compile(r"(?<![\w+])\+\d{7,15}(?!\d)"),
     "oauth token": re.compile(r"ya29\.[\w-]{8,}"),
     "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    "telegram bot token": re.compile(r"\d{5,15}:[\w-]{30,}"),
 }
 # Where Herald's own mail comes from: configuration, not a person's address.
 ALLOWED = {"notifications@herald.example", "support@herald.example", "notify@herald.test",
            "herald@example.com"}
-SECRET_NAMES = re.compile(r"(?:^|_)(?:PASSWORD|AUTH_TOKEN|SECRET)$")
+SECRET_NAMES = re.compile(r"(?:^|_)(?:PASSWORD|AUTH_TOKEN|BOT_TOKEN|SECRET)$")
 MIN_EXACT = 8  # shorter values (a token "t1") would match ordinary words
 
 # Values the run stored that may identify a person or a device.
@@ -64,7 +65,7 @@ def remember_stored_values() -> None:
     @event.listens_for(Recipient, "before_insert", propagate=True)
     @event.listens_for(Recipient, "before_update", propagate=True)
     def _recipient(_mapper, _connection, row):
-        stored_values.update([row.email, row.phone, *(row.push_tokens or [])])
+        stored_values.update([row.email, row.phone, row.telegram_chat_id, *(row.push_tokens or [])])
 
 
 def configured_secrets() -> set[str]:

@@ -5,7 +5,9 @@ Magic recipients simulate failures. For push tokens and email addresses:
 `herald-fail-transient-N` fails transiently on the first N attempts and then
 succeeds, `herald-timeout` waits out the provider timeout and fails
 transiently. For SMS, the numbers +15005550001 (permanent), +1500555010N
-(transient N times, N = 1..9) and +15005550009 (timeout) do the same.
+(transient N times, N = 1..9) and +15005550009 (timeout) do the same; for
+Telegram, the usernames @herald_fail_permanent, @herald_fail_transient_N and
+@herald_timeout (a username allows no hyphens).
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from pathlib import Path
 
 from workers.providers.base import DeliveryRequest, PermanentError, Receipt, TransientError
 
-_TRANSIENT = re.compile(r"herald-fail-transient-(\d+)|^\+1500555010(\d)$")
-_PERMANENT = ("herald-fail-permanent", "+15005550001")
-_TIMEOUT = ("herald-timeout", "+15005550009")
+_TRANSIENT = re.compile(r"herald[-_]fail[-_]transient[-_](\d+)|^\+1500555010(\d)$")
+_PERMANENT = ("herald-fail-permanent", "herald_fail_permanent", "+15005550001")
+_TIMEOUT = ("herald-timeout", "herald_timeout", "+15005550009")
 
 
 class SandboxProvider:

@@ -34,7 +34,7 @@ def test_a_delivery_is_one_json_line_in_the_channel_outbox(sandbox, tmp_path):
 
 
 @pytest.mark.parametrize("recipient", ["herald-fail-permanent-token", "x.herald-fail-permanent@example.com",
-                                       "+15005550001"])
+                                       "+15005550001", "@herald_fail_permanent"])
 def test_permanent_magic_recipients_fail_for_good(sandbox, tmp_path, recipient):
     with pytest.raises(PermanentError) as failure:
         sandbox.send(request(recipient))
@@ -42,7 +42,7 @@ def test_permanent_magic_recipients_fail_for_good(sandbox, tmp_path, recipient):
     assert not (tmp_path / "push.jsonl").exists()
 
 
-@pytest.mark.parametrize("recipient", ["herald-fail-transient-2", "+15005550102"])
+@pytest.mark.parametrize("recipient", ["herald-fail-transient-2", "+15005550102", "@herald_fail_transient_2"])
 def test_transient_magic_recipients_fail_n_times_then_succeed(sandbox, recipient):
     for attempt in (1, 2):
         with pytest.raises(TransientError) as failure:
@@ -51,10 +51,17 @@ def test_transient_magic_recipients_fail_n_times_then_succeed(sandbox, recipient
     assert sandbox.send(request(recipient, 3)).provider_message_id
 
 
-@pytest.mark.parametrize("recipient", ["herald-timeout", "+15005550009"])
+@pytest.mark.parametrize("recipient", ["herald-timeout", "+15005550009", "@herald_timeout"])
 def test_timeout_magic_recipients_wait_out_the_timeout(sandbox, recipient):
     started = time.monotonic()
     with pytest.raises(TransientError) as failure:
         sandbox.send(request(recipient))
     assert failure.value.code == "sandbox_timeout"
     assert 0.2 <= time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("chat", ["@herald_fail_permanent", "@herald_fail_transient_3", "@herald_timeout"])
+def test_telegrams_magic_usernames_are_chats_the_api_accepts(chat):
+    from common.channels.telegram import chat_problem
+
+    assert chat_problem(chat) is None
