@@ -22,7 +22,7 @@ class ServiceSettingsVersion(db.Model):
     version: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per service; the highest is in force
     # The settings as saved (the PUT body, normalised); absent fields take Herald's defaults.
     settings: Mapped[dict] = mapped_column(JSONB)
-    # [{"field", "from", "to"}] against the version before.
+    # [{"field", "before", "after"}] against the version before.
     changes: Mapped[list] = mapped_column(JSONB)
     # Who saved it: the API key (its id and the prefix an operator recognises).
     api_key_id: Mapped[uuid.UUID] = mapped_column(
