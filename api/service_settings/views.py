@@ -26,7 +26,7 @@ def example_settings(now=None) -> dict:
     # example.com: never a real mailbox.
     return {"timezone": "Europe/Paris", "quiet_hours": {"start": "21:00", "end": "08:00"},
             "locale": "fr", "email": {"from_name": "Clinique du Parc", "reply_to": "accueil@example.com"},
-            "reminder_offsets": {"email": ["24h", "2h"]}, "disabled_channels": ["push"]}
+            "reminder_offsets": {"email": ["24h", "2h"]}, "disabled_channels": []}
 
 
 def _answer(latest=None) -> dict:

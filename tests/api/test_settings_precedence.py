@@ -13,6 +13,7 @@ import pytest
 from common.config import settings
 from tests.api.helpers import NOTHING_STORED, assert_error, stored_counts
 from tests.api.reminder_helpers import in_days, reminders_body
+from tests.support.clock import days_ahead, naive, utc_z
 from tests.support.factories import email_body, sms_body
 from tests.support.settings import replace
 
@@ -79,6 +80,15 @@ def test_timezone(client, auth, given):
     won = preview(client, auth, request)["timezone"]
     report("timezone", given, won)
     assert won == (TIMEZONES[given[0]] if given else None)
+
+
+def test_a_naive_send_at_is_read_in_the_service_timezone_when_nothing_else_names_one(client, auth):
+    save_settings(client, auth, {"timezone": "Asia/Tokyo"})
+    local = days_ahead(hour=14, zone="Asia/Tokyo")
+    response = client.post("/v1/notifications/preview",
+                           json=email_body(send_at=naive(local)), headers=auth)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["send_at"] == utc_z(local)
 
 
 @pytest.mark.parametrize("given", _down_the_levels(LEVELS), ids="+".join)
