@@ -13,8 +13,9 @@ from common.service_settings import latest_version
 from common.service_settings.models import ServiceSettingsVersion
 from common.service_settings.values import FIELDS
 
-# Two PUTs racing for the same next version number: the loser takes the one after.
-_SAVE_ATTEMPTS = 3
+# PUTs racing for the same next version number: each loss means another PUT
+# was saved, so a PUT loses at most once per concurrent rival.
+_SAVE_ATTEMPTS = 20
 MAX_VERSIONS_LISTED = 100
 
 

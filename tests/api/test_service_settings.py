@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import func, select
 
@@ -114,3 +116,37 @@ def test_bad_settings_are_refused_naming_the_field_and_nothing_is_saved(client, 
 def test_a_body_that_is_not_an_object_is_refused(client, auth, db):
     assert_error(client.put(URL, json=["locale", "fr"], headers=auth), 400, "body")
     assert versions_stored(db) == 0
+
+
+def test_concurrent_puts_each_make_their_own_version_and_never_fail(app, db, api_key):
+    """Each request on its own connection; they race for the next version number."""
+    attempts = 8
+    barrier = threading.Barrier(attempts)
+    statuses: list[int] = []
+    lock = threading.Lock()
+    zones = [f"Etc/GMT+{n}" for n in range(1, attempts + 1)]
+
+    def put(zone: str) -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.put(URL, json={"timezone": zone}, headers={"Authorization": f"Bearer {api_key}"})
+        with lock:
+            statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=put, args=(zone,)) for zone in zones]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert statuses == [200] * attempts
+    versions = app.test_client().get(f"{URL}/versions",
+                                     headers={"Authorization": f"Bearer {api_key}"}).get_json()["versions"]
+    assert [v["version"] for v in versions] == list(range(attempts, 0, -1))
+    assert sorted(v["settings"]["timezone"] for v in versions) == sorted(zones)
+    # Each version's change starts from what the version before it saved.
+    oldest_first = versions[::-1]
+    for before, after in zip([None, *oldest_first], oldest_first):
+        previous = before["settings"]["timezone"] if before else None
+        assert after["changes"] == [{"field": "timezone", "before": previous,
+                                     "after": after["settings"]["timezone"]}]
