@@ -31,7 +31,13 @@ def effective(service: str, config: Settings | None = None) -> ServiceSettings:
     `config` defaults to the settings bound to the current Flask app.
     """
     config = config or current_app.config["HERALD_SETTINGS"]
-    latest = latest_version(service)
+    # Two columns, not the ORM object: this runs for every notification request.
+    latest = db.session.execute(
+        select(ServiceSettingsVersion.version, ServiceSettingsVersion.settings)
+        .where(ServiceSettingsVersion.service == service)
+        .order_by(ServiceSettingsVersion.version.desc())
+        .limit(1)
+    ).first()
     if latest is None:
         return settings_in_force(service, 0, {}, config)
     return settings_in_force(service, latest.version, latest.settings, config)
