@@ -190,3 +190,19 @@ def test_a_channel_switched_back_on_accepts_again(client, auth):
     response = client.post("/v1/notifications", json=sms_body(), headers=auth)
     report("channel switch", (), "sms: 202 accepted")
     assert response.status_code == 202
+
+
+def test_rescheduling_reminders_on_a_switched_off_channel_is_refused_and_changes_nothing(client, auth):
+    body = {**reminders_body(in_days(3), ("24h", "2h")), "notification": sms_body()}
+    created = client.post("/v1/reminders", json=body, headers=auth)
+    assert created.status_code == 201, created.get_json()
+    group = created.get_json()
+    save_settings(client, auth, {"disabled_channels": ["sms"]})
+
+    moved = client.post(f"/v1/reminders/{group['group_id']}/reschedule",
+                        json={"event_at": in_days(4).isoformat()}, headers=auth)
+
+    assert_error(moved, 422, "notification.channel")
+    after = client.get(f"/v1/reminders/{group['group_id']}", headers=auth).get_json()
+    assert after["event_at"] == group["event_at"]
+    assert [r["deliver_at"] for r in after["reminders"]] == [r["deliver_at"] for r in group["reminders"]]
