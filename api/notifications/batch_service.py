@@ -28,6 +28,7 @@ from common import dispatch, metrics
 from common.config import Settings
 from common.db import db
 from common.errors import Invalid
+from common.service_settings import effective
 from common.models import (ApiKey, Notification, NotificationEvent,
                            NotificationGroup, Recipient)
 from common.statuses import Status
@@ -68,12 +69,13 @@ def plan_items(service: str, items: list[NotificationRequest | Invalid], config:
     """Each item's plan, as a single create would make it, or its error."""
     plans, refused = {}, {}
     lookup = stored_recipients(service, items)
+    in_force = effective(service, config)  # once for every item
     for index, item in enumerate(items):
         if isinstance(item, Invalid):
             refused[index] = item
             continue
         try:
-            plans[index] = plan_request(service, item, config, now, lookup=lookup)
+            plans[index] = plan_request(service, item, config, now, lookup=lookup, in_force=in_force)
         except Invalid as error:
             refused[index] = item_error(index, error)
     return plans, refused

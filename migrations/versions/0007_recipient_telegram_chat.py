@@ -1,6 +1,6 @@
 """Recipients' Telegram chat
 
-Revision ID: 0008
+Revision ID: 0007
 Revises: 0006
 A stored recipient's Telegram chat (a chat id, or a public channel's @username), for the telegram
 channel's sends by recipient_id.
@@ -10,7 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
-revision = '0008'
+revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None
