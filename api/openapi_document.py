@@ -42,6 +42,7 @@ TAGS = {
     "notifications": "Send notifications and follow them.",
     "recipients": "A service's recipients: addresses, timezone, quiet hours, opt-outs.",
     "reminders": "Notifications timed before an event, kept as one group.",
+    "templates": "Versioned, localised message templates to send with.",
     "metrics": "Counts of the calling service's own notifications.",
     "receipts": "Delivery receipts from providers.",
     "operations": "For operators and orchestrators; no API key.",

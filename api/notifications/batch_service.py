@@ -24,6 +24,7 @@ from api.notifications.planning import Plan, plan_request
 from api.notifications.schema import NotificationRequest
 from api.notifications.service import (commit_remembering, first_event_detail, notification_values,
                                        replayed_response)
+from api.templates.service import TemplateVersions
 from common import dispatch, metrics
 from common.config import Settings
 from common.db import db
@@ -68,12 +69,14 @@ def plan_items(service: str, items: list[NotificationRequest | Invalid], config:
     """Each item's plan, as a single create would make it, or its error."""
     plans, refused = {}, {}
     lookup = stored_recipients(service, items)
+    templates = TemplateVersions(service)
     for index, item in enumerate(items):
         if isinstance(item, Invalid):
             refused[index] = item
             continue
         try:
-            plans[index] = plan_request(service, item, config, now, lookup=lookup)
+            plans[index] = plan_request(service, item, config, now, lookup=lookup,
+                                        templates=templates)
         except Invalid as error:
             refused[index] = item_error(index, error)
     return plans, refused

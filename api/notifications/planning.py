@@ -11,9 +11,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone as tz
 
+from api.notifications.rendering import ReminderEvent, rendered_request
 from api.notifications.schema import NotificationRequest
 from api.recipients.service import find_recipient
 from api.response_model import iso
+from api.templates.service import TemplateVersions
 from api.validators import schedulable_problem
 from common import channels
 from common.config import Settings
@@ -69,8 +71,11 @@ def _addresses(channel: str, recipient: Recipient) -> list[str]:
 
 
 def plan_request(service: str, request: NotificationRequest, config: Settings,
-                 now: datetime, *, lookup=find_recipient) -> Plan:
-    """`lookup(service, external_id)` finds a stored recipient (a batch passes ones it read at once)."""
+                 now: datetime, *, lookup=find_recipient, templates: TemplateVersions | None = None,
+                 render: bool = True, event: ReminderEvent | None = None) -> Plan:
+    """`lookup(service, external_id)` finds a stored recipient (a batch passes ones it read at once,
+    and `templates` the versions it has read). A template is rendered for the recipient unless
+    `render` is false (a plan made only for its timezone); `event` is a reminder's."""
     recipient = None
     if request.recipient_id is not None:
         recipient = lookup(service, request.recipient_id)
@@ -91,6 +96,9 @@ def plan_request(service: str, request: NotificationRequest, config: Settings,
         if problem := schedulable_problem(send_at):
             raise Invalid({"send_at": problem})
         send_at = send_at.astimezone(UTC)
+    if render:
+        request = rendered_request(service, request, recipient=recipient, timezone=timezone,
+                                   templates=templates or TemplateVersions(service), event=event)
     rule = quiet_rule(timezone, requested=request.quiet_hours,
                       recipient=stored_window(recipient.quiet_hours) if recipient else None,
                       service=config.quiet_hours)
