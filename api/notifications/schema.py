@@ -137,8 +137,18 @@ def _send_at(body: NotificationBody) -> datetime:
     return parse_iso8601(body.send_at, body.timezone, allow_naive=waits_for_recipient)
 
 
+NEITHER_CONTENT_NOR_TEMPLATE = "give either `content` or `template`, not both"
+
+
 def parse_notification(payload: object) -> NotificationRequest:
-    body = validated(NotificationBody, payload)
+    try:
+        body = validated(NotificationBody, payload)
+    except Invalid as error:
+        # Named with the other problems, as a required field would be.
+        if isinstance(payload, dict) and payload.get("content") is None \
+                and payload.get("template") is None:
+            raise Invalid({**error.fields, "content": NEITHER_CONTENT_NOR_TEMPLATE}) from None
+        raise
     channel = channels.channel(body.channel)
 
     problems: dict[str, str] = {}
@@ -167,7 +177,7 @@ def parse_notification(payload: object) -> NotificationRequest:
         problems["options"] = f"not used by the {channel.name} channel"
     too_large = {}
     if (body.content is None) == (body.template is None):
-        problems["content"] = "give either `content` or `template`, not both"
+        problems["content"] = NEITHER_CONTENT_NOR_TEMPLATE
     elif body.content is not None:
         for name in ("personalisation", "locale"):
             if getattr(body, name) is not None:

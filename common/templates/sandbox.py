@@ -96,7 +96,7 @@ PARSER = ENVIRONMENTS[False, True]
 def syntax_problem(source: str) -> str | None:
     """None when `source` parses; otherwise what is wrong and on which line."""
     try:
-        PARSER.parse(source)
+        compiled(source, False, True)  # compiling also finds unknown filters and tests
     except TemplateSyntaxError as error:
         return f"template syntax error on line {error.lineno}: {error.message}"
     return None
