@@ -19,6 +19,7 @@ from jinja2 import Undefined, pass_context
 
 from common.localtime import localize
 
+MAX_DIGITS = 100  # "1e999999999" would print a billion zeros
 WHERE = "__where__"  # the render context's entry for the locale and zone (not a variable of the caller)
 
 
@@ -46,12 +47,15 @@ def _instant(value, zone: str) -> datetime:
 def _number(value):
     if isinstance(value, bool):
         raise ValueError("a number is needed, not a boolean")
-    if isinstance(value, (int, float, Decimal)):
+    if isinstance(value, (int, float)):
         return value
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except InvalidOperation:
         raise ValueError(f"{value!r} is not a number") from None
+    if not number.is_finite() or abs(number.adjusted()) > MAX_DIGITS:
+        raise ValueError(f"numbers are shown up to {MAX_DIGITS} digits")
+    return number
 
 
 @pass_context

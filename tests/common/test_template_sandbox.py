@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import signal
+
 import pytest
 
 from common.errors import Invalid
@@ -95,6 +97,25 @@ def test_a_hostile_template_is_refused_not_run(source, guard):
     with pytest.raises(Invalid) as refused:
         render({"body": source}, name="Ada")
     assert guard in refused.value.fields["template"]
+
+
+def test_a_number_too_long_to_print_is_refused():
+    with pytest.raises(Invalid) as refused:
+        render({"body": "{{ n | number }}"}, n="1e999999999")
+    assert "up to 100 digits" in refused.value.fields["template"]
+
+
+def test_an_outer_alarm_keeps_its_time_through_a_render():
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(True))
+    signal.setitimer(signal.ITIMER_REAL, 60)
+    try:
+        render({"body": "{{ name }}"}, name="Ada")
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert 55 < remaining <= 60 and fired == []
 
 
 @pytest.mark.parametrize("source", ["{{ name", "{% if x %}", "{{ name | no_such_filter }}"])
