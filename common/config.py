@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import NoDecode
 
 from common.environment import ConfigError, FromEnvironment, flag, seconds
+from common.locales import locale_problem
 from common.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours
 from common.vendor_settings import (SMTP_SECURITY_MODES, FcmSettings, SmtpSettings, TwilioSettings,
                                     only_if_configured)
@@ -116,6 +117,12 @@ class Settings(FromEnvironment):
     quiet_hours: Annotated[QuietHours | None, NoDecode] = Field(DEFAULT_QUIET_HOURS,
                                                                 alias="QUIET_HOURS")
     quiet_hours_spread: Seconds = Field(timedelta(minutes=10), alias="QUIET_HOURS_SPREAD_SECONDS")
+    # The locale of a service that chose none (templates fall back to it).
+    default_locale: str = Field("en", alias="DEFAULT_LOCALE")
+    # SMS senders a service may choose in its settings (numbers or Twilio
+    # messaging service SIDs), besides TWILIO_FROM_NUMBER or
+    # TWILIO_MESSAGING_SERVICE_SID: a sender must belong to the account.
+    sms_senders: Annotated[tuple[str, ...], NoDecode] = Field((), alias="SMS_SENDERS")
 
     publish_timeout: float = Field(5.0, alias="PUBLISH_TIMEOUT_SECONDS")
     quorum_queues: bool = Field(False, alias="QUORUM_QUEUES")
@@ -170,6 +177,20 @@ class Settings(FromEnvironment):
             return frozenset(c.strip() for c in value.split(",") if c.strip())
         return value
 
+    @field_validator("sms_senders", mode="before")
+    @classmethod
+    def _sender_list(cls, value):
+        if isinstance(value, str):
+            return tuple(s.strip() for s in value.split(",") if s.strip())
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        if problem := locale_problem(value):
+            raise ValueError(problem)
+        return value
+
     @field_validator("extra_channels", mode="before")
     @classmethod
     def _module_list(cls, value):
@@ -212,6 +233,12 @@ class Settings(FromEnvironment):
     def metrics_dir(self) -> Path:
         """Per-start multiprocess metrics directories live under it."""
         return self.var_dir / "metrics"
+
+    @property
+    def allowed_sms_senders(self) -> frozenset[str]:
+        """The senders a service may choose: SMS_SENDERS and the account's configured default."""
+        defaults = (self.twilio.from_number, self.twilio.messaging_service_sid) if self.twilio else ()
+        return frozenset(sender for sender in (*self.sms_senders, *defaults) if sender)
 
     def fail_on_lost_lease(self, channel: str) -> bool:
         return channel in self.lost_lease_fails

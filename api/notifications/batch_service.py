@@ -29,6 +29,7 @@ from common import dispatch, metrics
 from common.config import Settings
 from common.db import db
 from common.errors import Invalid
+from common.service_settings import effective
 from common.models import (ApiKey, Notification, NotificationEvent,
                            NotificationGroup, Recipient)
 from common.statuses import Status
@@ -70,13 +71,14 @@ def plan_items(service: str, items: list[NotificationRequest | Invalid], config:
     plans, refused = {}, {}
     lookup = stored_recipients(service, items)
     templates = TemplateVersions(service)
+    in_force = effective(service, config)  # once for every item
     for index, item in enumerate(items):
         if isinstance(item, Invalid):
             refused[index] = item
             continue
         try:
             plans[index] = plan_request(service, item, config, now, lookup=lookup,
-                                        templates=templates)
+                                        in_force=in_force, templates=templates)
         except Invalid as error:
             refused[index] = item_error(index, error)
     return plans, refused

@@ -1,8 +1,11 @@
 """What a notification request makes, before anything is written.
 
 The addresses (a stored recipient's devices, email or phone), the timezone,
-the quiet hours in force and the schedule of each notification. Creating a
-notification persists this plan; the preview only shows it.
+the quiet hours in force, the locale, what the provider is to use (the
+service's sender settings) and the schedule of each notification. Each
+setting follows one precedence: request > recipient > service > Herald's
+default (docs/api.md, What wins). Creating a notification persists this plan;
+the preview only shows it.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ from api.validators import schedulable_problem
 from common import channels
 from common.config import Settings
 from common.errors import Invalid
+from common.locales import locale_for
 from common.localtime import localize
 from common.models import Recipient
 from common.quiet_hours import QuietHours
 from common.scheduling import QuietRule, Schedule, initial_deliver_at, quiet_rule, schedule_delivery
+from common.service_settings import effective
+from common.service_settings.values import ServiceSettings
 from common.statuses import Status
 
 # Why a notification is created `suppressed`, never to be sent.
@@ -52,6 +58,9 @@ class Plan:
     send_at: datetime | None  # aware
     rule: QuietRule | None
     notifications: list[PlannedNotification]
+    locale: str
+    # What the provider is to use: the request's options over the service's sender settings.
+    options: dict | None
 
 
 def beyond_tables_message(deliver_at: datetime) -> str:
@@ -70,24 +79,41 @@ def _addresses(channel: str, recipient: Recipient) -> list[str]:
     return [a for a in stored if isinstance(a, str) and a and check(a) is None]
 
 
+def channel_switched_off() -> Invalid:
+    return Invalid({"channel": "switched off in this service's settings "
+                               "(disabled_channels of /v1/service/settings)"}, code="channel_disabled")
+
+
+def _options(request: NotificationRequest, in_force: ServiceSettings) -> dict | None:
+    return {**in_force.delivery_options.get(request.channel, {}), **(request.options or {})} or None
+
+
 def plan_request(service: str, request: NotificationRequest, config: Settings,
-                 now: datetime, *, lookup=find_recipient, templates: TemplateVersions | None = None,
+                 now: datetime, *, lookup=find_recipient,
+                 in_force: ServiceSettings | None = None, templates: TemplateVersions | None = None,
                  render: bool = True, event: ReminderEvent | None = None) -> Plan:
     """`lookup(service, external_id)` finds a stored recipient (a batch passes ones it read at once,
-    and `templates` the versions it has read). A template is rendered for the recipient unless
-    `render` is false (a plan made only for its timezone); `event` is a reminder's."""
+    and `templates` the versions it has read).
+
+    `in_force`: the service's settings, when the caller read them already (a batch, reminders).
+    A template is rendered for the recipient unless `render` is false (a plan made only for its
+    timezone); `event` is a reminder's.
+    """
+    in_force = in_force or effective(service, config)
+    if not in_force.channel_enabled(request.channel):
+        raise channel_switched_off()
     recipient = None
     if request.recipient_id is not None:
         recipient = lookup(service, request.recipient_id)
         if recipient is None:
             raise Invalid({"recipient_id": "no recipient with this id: create it with "
                                            "PUT /v1/recipients/{id}"})
-    timezone = request.timezone or (recipient.timezone if recipient else None)
+    timezone = request.timezone or (recipient.timezone if recipient else None) or in_force.timezone
     send_at = request.send_at
     if send_at is not None and send_at.tzinfo is None:
         if timezone is None:
-            raise Invalid({"send_at": "has no UTC offset, and neither the request nor the "
-                                      "recipient has a timezone"})
+            raise Invalid({"send_at": "has no UTC offset, and neither the request, the recipient "
+                                      "nor the service's settings have a timezone"})
         try:
             send_at = localize(send_at, timezone)
         except OverflowError:  # near year 1 or 9999
@@ -96,12 +122,14 @@ def plan_request(service: str, request: NotificationRequest, config: Settings,
         if problem := schedulable_problem(send_at):
             raise Invalid({"send_at": problem})
         send_at = send_at.astimezone(UTC)
+    locale = locale_for(request.locale, recipient.locale if recipient else None, in_force.locale)
     if render:
-        request = rendered_request(service, request, recipient=recipient, timezone=timezone,
+        request = rendered_request(request, recipient=recipient, timezone=timezone,
+                                   service_locale=in_force.locale,
                                    templates=templates or TemplateVersions(service), event=event)
     rule = quiet_rule(timezone, requested=request.quiet_hours,
                       recipient=stored_window(recipient.quiet_hours) if recipient else None,
-                      service=config.quiet_hours)
+                      service=in_force.quiet_hours)
     due, reason = initial_deliver_at(send_at, now)
 
     def planned(to: str, suppressed_because: str | None = None) -> PlannedNotification:
@@ -121,4 +149,4 @@ def plan_request(service: str, request: NotificationRequest, config: Settings,
     else:
         addresses = _addresses(request.channel, recipient)
         notifications = [planned(a) for a in addresses] or [planned("", NO_ADDRESS)]
-    return Plan(request, timezone, send_at, rule, notifications)
+    return Plan(request, timezone, send_at, rule, notifications, locale, _options(request, in_force))

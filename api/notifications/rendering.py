@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from api.notifications.schema import Content, NotificationRequest, checked_content
 from api.request_parsing import schema_problems
-from api.templates.service import TemplateVersions, service_default_locale, stored_version
+from api.templates.service import TemplateVersions, stored_version
 from common import channels
 from common.errors import Invalid, TooLarge
 from common.models import Notification, Recipient
@@ -41,7 +41,7 @@ class ReminderEvent:
 
 
 def render_version(version: TemplateVersion, *, key: str, channel: str, requested: str | None,
-                   recipient: Recipient | None, service: str, timezone: str | None,
+                   recipient: Recipient | None, service_locale: str | None, timezone: str | None,
                    personalisation: dict, strict: bool = True) -> tuple[str, Rendered]:
     """(the locale used, the rendered block) of `version` for `channel`."""
     available = [tag for tag in version.locale_order if channel in version.content[tag]]
@@ -50,7 +50,7 @@ def render_version(version: TemplateVersion, *, key: str, channel: str, requeste
                                        f"content for the {channel} channel"})
     locale = resolve_locale(available, requested=requested,
                             recipient=recipient.locale if recipient else None,
-                            service_default=service_default_locale(service))
+                            service_default=service_locale)
     rendered = render_block(version.content[locale][channel], locale=locale,
                             timezone=timezone or UTC, personalisation=personalisation,
                             limits=channels.channel(channel).limits,
@@ -74,8 +74,8 @@ def _checked(channel: channels.Channel, content: dict, options: dict | None) -> 
     return rendered
 
 
-def rendered_request(service: str, request: NotificationRequest, *, recipient: Recipient | None,
-                     timezone: str | None, templates: TemplateVersions,
+def rendered_request(request: NotificationRequest, *, recipient: Recipient | None,
+                     timezone: str | None, service_locale: str | None, templates: TemplateVersions,
                      event: ReminderEvent | None = None) -> NotificationRequest:
     """The request with its template rendered; a request with content comes back as it is."""
     if request.template is None:
@@ -85,7 +85,8 @@ def rendered_request(service: str, request: NotificationRequest, *, recipient: R
                        **(event.variables(timezone or UTC) if event else {})}
     locale, rendered = render_version(
         version, key=request.template.key, channel=request.channel, requested=request.locale,
-        recipient=recipient, service=service, timezone=timezone, personalisation=personalisation)
+        recipient=recipient, service_locale=service_locale, timezone=timezone,
+        personalisation=personalisation)
     channel = channels.channel(request.channel)
     content = _checked(channel, rendered.content, request.options)
     return replace(
@@ -100,8 +101,9 @@ def rerender(member: Notification, request: NotificationRequest, event: Reminder
     if version is None:
         return  # the rows are never deleted; nothing to render from otherwise
     _locale, rendered = render_version(
+        # The member's own locale is one of the version's: the fallback stops there.
         version, key=member.template_key, channel=member.channel, requested=member.locale,
-        recipient=None, service=member.service, timezone=member.timezone,
+        recipient=None, service_locale=None, timezone=member.timezone,
         personalisation={**(request.personalisation or {}),
                          **event.variables(member.timezone or UTC)})
     channel = channels.channel(member.channel)

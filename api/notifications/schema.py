@@ -132,9 +132,8 @@ def _given(options: PushOptions | None) -> dict | None:
 
 
 def _send_at(body: NotificationBody) -> datetime:
-    """An aware time; naive only when a stored recipient's timezone will read it."""
-    waits_for_recipient = body.timezone is None and body.recipient_id is not None
-    return parse_iso8601(body.send_at, body.timezone, allow_naive=waits_for_recipient)
+    """An aware time; naive when a stored recipient's or the service's timezone is to read it."""
+    return parse_iso8601(body.send_at, body.timezone, allow_naive=body.timezone is None)
 
 
 NEITHER_CONTENT_NOR_TEMPLATE = "give either `content` or `template`, not both"

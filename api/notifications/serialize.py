@@ -116,6 +116,7 @@ class PlannedNotification(ResponseModel):
 
 class Preview(ResponseModel):
     timezone: str | None
+    locale: str  # the recipient's, else the service's default (see docs/api.md, What wins)
     send_at: Timestamp | None
     quiet_hours: dict[str, Any] | None
     notifications: list[PlannedNotification]
@@ -210,6 +211,7 @@ def preview_of(plan) -> dict:
     """What POST /v1/notifications would make of a request, as a preview shows it."""
     return body(Preview(
         timezone=plan.timezone,
+        locale=plan.locale,
         send_at=iso(plan.send_at),
         quiet_hours=plan.rule.as_json() if plan.rule else None,
         notifications=[

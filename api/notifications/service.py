@@ -71,7 +71,7 @@ def notification_values(api_key: ApiKey, plan: Plan, planned: PlannedNotificatio
         id=planned.id, service=api_key.service, api_key_id=api_key.id,
         channel=request.channel, recipient=planned.to, recipient_ref=request.recipient_id,
         title=request.title, body=request.body, html=request.html, data=request.data,
-        options=request.options, priority=request.priority, timezone=plan.timezone,
+        options=plan.options, priority=request.priority, timezone=plan.timezone,
         template_key=request.template.key if request.template else None,
         template_version=request.template.version if request.template else None,
         locale=request.locale if request.template else None,

@@ -8,7 +8,6 @@ one `Invalid` and the rest into plain, normalised values.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -24,23 +23,13 @@ from common.channels.email import email_problem
 from common.channels.push import push_token_problem
 from common.channels.sms import phone_problem
 from common.errors import Invalid
+from common.locales import locale_problem
 from common.quiet_hours import parse_wall_time
 
 MAX_EXTERNAL_ID = 255  # notifications.recipient_ref and recipients.external_id
 MAX_PUSH_TOKENS = 20
 # A push token becomes a notification's `recipient` (320 characters) on every send.
 MAX_PUSH_TOKEN = 320
-
-# A language, then optional script, region or variant subtags: "en", "en-GB",
-# "zh-Hant-TW", "es-419". Simple on purpose; what a template does with it is its own concern.
-_LOCALE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", re.ASCII)
-
-
-def locale_problem(tag: str) -> str | None:
-    if len(tag) > 35 or not _LOCALE.fullmatch(tag):
-        return "not a language tag (like en or en-GB)"
-    return None
-
 
 def external_id_problem(external_id: str) -> str | None:
     if not 0 < len(external_id) <= MAX_EXTERNAL_ID:

@@ -6,8 +6,9 @@
      "reference": "booking-42"}
 
 `event_at` is ISO 8601 with an offset; a naive time is read in
-`notification.timezone`, or else in the stored recipient's timezone.
-`remind_before` holds 1 to 10 distinct durations: a string of whole numbers
+`notification.timezone`, else the stored recipient's, else the service's.
+`remind_before` holds 1 to 10 distinct durations (left out: the service's
+`reminder_offsets` for the notification's channel): a string of whole numbers
 with units in the order d, h, m, s ("90s", "15m", "2h", "1d", "1h30m"), or a
 JSON integer of seconds; from 0 (at the event) to 365 days. Two spellings of
 one duration ("1d", "24h") are duplicates. Responses name each reminder in one
@@ -39,7 +40,10 @@ _DURATION_HELP = 'a duration like "15m", "2h", "1d", "90s" or "1h30m", or whole 
 
 class ReminderBody(StrictModel):
     event_at: Text = Field(max_length=64)
-    remind_before: list[Any] = Field(min_length=1, max_length=MAX_REMINDERS)
+    remind_before: list[Any] | None = Field(
+        default=None, min_length=1, max_length=MAX_REMINDERS,
+        description="Left out: the service's reminder_offsets for the channel "
+                    "(GET /v1/service/settings).")
     notification: dict[str, Any] = Field(
         description="The body of POST /v1/notifications, without send_at; checked as that body is.")
     reference: Text | None = Field(default=None, min_length=1, max_length=255)
@@ -53,7 +57,8 @@ class RescheduleBody(StrictModel):
 class ReminderRequest:
     # Aware; naive only when the stored recipient's timezone is to read it.
     event_at: datetime
-    remind_before: list[int]  # seconds, distinct, largest (earliest reminder) first
+    # Seconds, distinct, largest (earliest reminder) first; empty: the service's defaults.
+    remind_before: list[int]
     notification: NotificationRequest
     template: dict  # the notification body as given, to plan members again later
     reference: str | None
@@ -110,7 +115,7 @@ def parse_reminders(payload: object) -> ReminderRequest:
 
     problems: dict[str, str] = {}
     seen: dict[int, int] = {}
-    for index, value in enumerate(body.remind_before):
+    for index, value in enumerate(body.remind_before or ()):
         name = f"remind_before.{index}"
         try:
             seconds = duration_seconds(value)
@@ -135,7 +140,8 @@ def parse_reminders(payload: object) -> ReminderRequest:
 
     zone = notification.timezone if notification else None
     # Without a parsed notification the timezone is unknown: its own problem is reported.
-    naive_ok = notification is None or (zone is None and notification.recipient_id is not None)
+    # Without notification.timezone, the recipient's or the service's reads a naive time.
+    naive_ok = notification is None or zone is None
     event_at = None
     try:
         event_at = _parse_event_at(body.event_at, zone, naive_ok=naive_ok)

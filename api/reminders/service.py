@@ -52,6 +52,8 @@ from common.errors import Invalid, NotFound
 from common.localtime import localize
 from common.models import ApiKey, Notification, NotificationGroup
 from common.scheduling import schedule_delivery
+from common.service_settings import effective
+from common.service_settings.values import ServiceSettings
 from common.statuses import PENDING
 
 IN_THE_PAST = "in the past"
@@ -79,10 +81,11 @@ class ReminderGroupState:
     cancelled: int | None = None  # members this request cancelled (cancel only)
 
 
-def _plan(service: str, request: NotificationRequest, config: Settings, now: datetime) -> Plan:
+def _plan(service: str, request: NotificationRequest, config: Settings, now: datetime,
+          in_force: ServiceSettings) -> Plan:
     """The plan of the group's notification without a time: for its timezone and quiet hours."""
     try:
-        return plan_request(service, request, config, now, render=False)
+        return plan_request(service, request, config, now, in_force=in_force, render=False)
     except Invalid as error:
         raise error.within("notification") from None
 
@@ -91,8 +94,8 @@ def _event_instant(event_at: datetime, timezone: str | None, now: datetime) -> d
     """The event as an aware instant, which must be in the future."""
     if event_at.tzinfo is None:
         if timezone is None:
-            raise Invalid({"event_at": "has no UTC offset, and neither notification.timezone nor "
-                                       "the recipient has a timezone"})
+            raise Invalid({"event_at": "has no UTC offset, and neither notification.timezone, the "
+                                       "recipient nor the service's settings have a timezone"})
         try:
             event_at = localize(event_at, timezone)
         except OverflowError:
@@ -106,6 +109,15 @@ def _event_instant(event_at: datetime, timezone: str | None, now: datetime) -> d
     return event_at
 
 
+def _default_offsets(channel: str, in_force: ServiceSettings) -> list[int]:
+    """The service's reminder offsets for `channel`, for a request that gives none."""
+    offsets = list(in_force.reminder_offsets.get(channel, ()))
+    if not offsets:
+        raise Invalid({"remind_before": "required: this service's settings have no reminder_offsets "
+                                        f"for {channel}"})
+    return offsets
+
+
 def _with_group_reference(request: NotificationRequest, reference: str | None) -> NotificationRequest:
     return replace(request, reference=request.reference or reference)
 
@@ -117,10 +129,12 @@ def _skipped(seconds: int, at: datetime, member: Notification | None = None) -> 
 
 
 def _add_reminder(api_key: ApiKey, group: NotificationGroup, request: NotificationRequest,
-                  seconds: int, at: datetime, config: Settings, now: datetime) -> None:
+                  seconds: int, at: datetime, config: Settings, now: datetime,
+                  in_force: ServiceSettings) -> None:
     try:
         event = ReminderEvent(at + timedelta(seconds=seconds), timedelta(seconds=seconds))
-        plan = plan_request(api_key.service, replace(request, send_at=at), config, now, event=event)
+        plan = plan_request(api_key.service, replace(request, send_at=at), config, now,
+                            in_force=in_force, event=event)
     except Invalid as error:
         # The reminder's time comes from event_at: a problem with it is event_at's.
         if "send_at" in error.fields:
@@ -180,24 +194,27 @@ def create_reminders(api_key: ApiKey, request: ReminderRequest, *, config: Setti
                      now: datetime) -> ReminderGroupState:
     """Plan every reminder, write the group and its members in one commit (which publishes)."""
     notification = _with_group_reference(request.notification, request.reference)
-    timezone = _plan(api_key.service, replace(notification, send_at=None), config, now).timezone
+    in_force = effective(api_key.service, config)
+    timezone = _plan(api_key.service, replace(notification, send_at=None), config, now,
+                     in_force).timezone
     event_at = _event_instant(request.event_at, timezone, now)
+    remind_before = request.remind_before or _default_offsets(notification.channel, in_force)
 
     group = NotificationGroup(
         id=uuid.uuid4(), service=api_key.service, kind="reminders", sandbox=sandboxed(api_key),
         reference=request.reference,
-        event_at=event_at, offsets=[-seconds for seconds in request.remind_before],
+        event_at=event_at, offsets=[-seconds for seconds in remind_before],
         template=request.template, created_at=now, updated_at=now,
     )
     db.session.add(group)
     db.session.flush()  # no relationship is declared: the group's row must exist first
     skipped = []
-    for seconds in request.remind_before:
+    for seconds in remind_before:
         at = event_at - timedelta(seconds=seconds)
         if at <= now:
             skipped.append(_skipped(seconds, at))
             continue
-        _add_reminder(api_key, group, notification, seconds, at, config, now)
+        _add_reminder(api_key, group, notification, seconds, at, config, now, in_force)
     db.session.commit()
     return _state(group, skipped)
 
@@ -227,7 +244,8 @@ def reschedule_reminders(api_key: ApiKey, group_id: str, new_event_at: datetime,
     except Invalid as error:
         raise error.within("notification") from None
     notification = _with_group_reference(template, group.reference)
-    base = _plan(api_key.service, replace(notification, send_at=None), config, now)
+    in_force = effective(api_key.service, config)
+    base = _plan(api_key.service, replace(notification, send_at=None), config, now, in_force)
     event_at = _event_instant(new_event_at, base.timezone, now)
     quiet_hours = base.rule.as_json() if base.rule else None
 
@@ -269,7 +287,7 @@ def reschedule_reminders(api_key: ApiKey, group_id: str, new_event_at: datetime,
         if at <= now:
             skipped.append(_skipped(-offset, at))
             continue
-        _add_reminder(api_key, group, notification, -offset, at, config, now)
+        _add_reminder(api_key, group, notification, -offset, at, config, now, in_force)
 
     group.event_at = event_at
     group.updated_at = now

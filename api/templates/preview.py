@@ -11,6 +11,7 @@ from api.templates.schema import PreviewBody
 from api.templates.service import find_template, find_version
 from api.validators import timezone_problem
 from common.errors import Invalid, NotFound
+from common.service_settings import effective
 
 
 def preview_template(service: str, key: str, request: PreviewBody) -> dict:
@@ -30,10 +31,12 @@ def preview_template(service: str, key: str, request: PreviewBody) -> dict:
         recipient = find_recipient(service, request.recipient_id)
         if recipient is None:
             raise Invalid({"recipient_id": "no recipient with this id"})
-    timezone = request.timezone or (recipient.timezone if recipient else None) or UTC
+    in_force = effective(service)
+    timezone = (request.timezone or (recipient.timezone if recipient else None)
+                or in_force.timezone or UTC)
     locale, rendered = render_version(
         version, key=key, channel=request.channel, requested=request.locale, recipient=recipient,
-        service=service, timezone=timezone, personalisation=request.personalisation or {},
-        strict=False)
+        service_locale=in_force.locale, timezone=timezone,
+        personalisation=request.personalisation or {}, strict=False)
     return dict(key=key, version=version.version, channel=request.channel, locale=locale,
                 timezone=timezone, content=rendered.content, missing=rendered.missing)

@@ -115,15 +115,6 @@ class TemplateVersions:
         return self._found[wanted]
 
 
-def service_default_locale(service: str) -> str | None:
-    """The locale a service's messages fall back to before a template's first locale.
-
-    Services have no default locale of their own yet: the fallback goes from the
-    request's or recipient's locale straight to the template's first locale.
-    """
-    return None
-
-
 def stored_version(service: str, key: str, version: int) -> TemplateVersion | None:
     """A version a notification was rendered from, retired or not."""
     return db.session.execute(

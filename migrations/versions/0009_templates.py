@@ -1,7 +1,7 @@
 """Templates
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0010
 A service's templates and their immutable versions; on each notification, the template key,
 version and locale it was rendered from.
 
@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = '0009'
-down_revision = '0006'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -44,6 +44,7 @@ class SandboxProvider:
                 "html": request.html,
                 "data": request.data,
                 "priority": request.priority,
+                "options": request.options,
                 "attempt": request.attempt,
                 "message_id": message_id,
                 "worker": socket.gethostname(),

@@ -94,13 +94,17 @@ class SmtpProvider:
 
     def _compose(self, request: DeliveryRequest, message_id: str) -> EmailMessage:
         settings = self.settings
+        # The service's sender settings travel on the row (api/notifications/planning.py).
+        chosen = request.options or {}
+        from_name = chosen.get("from_name") or settings.from_name
+        reply_to = chosen.get("reply_to") or settings.reply_to
         message = EmailMessage(policy=_MESSAGE_POLICY)
         # Headers holding caller or configured text are built by email_headers,
         # never parsed from text (see there why).
-        message["From"] = mailbox("From", settings.from_address, settings.from_name)
+        message["From"] = mailbox("From", settings.from_address, from_name)
         message["To"] = mailbox("To", request.recipient)
-        if settings.reply_to:
-            message["Reply-To"] = mailbox("Reply-To", settings.reply_to)
+        if reply_to:
+            message["Reply-To"] = mailbox("Reply-To", reply_to)
         if request.title and one_line(request.title):
             message["Subject"] = unstructured("Subject", request.title)
         message["Date"] = formatdate(usegmt=True)

@@ -40,6 +40,8 @@ PERMANENT_CODES = frozenset(
 )
 THROTTLED_CODE = 20429
 AUTH_FAILED_CODE = 20003
+# Twilio messaging service SIDs start so; any other sender is a phone number.
+MESSAGING_SERVICE_PREFIX = "MG"
 
 # A phone number inside free text (Twilio's messages quote the 'To' number);
 # the lookarounds keep digits inside SIDs and URLs alone.
@@ -74,7 +76,7 @@ class TwilioSmsProvider:
                 to=request.recipient,
                 body=request.body,
                 status_callback=self._status_callback(request),
-                **self._sender(),
+                **self._sender(request),
             )
         # `from None` throughout: the library's exceptions quote the full phone
         # number, and a chained traceback would carry it into the logs.
@@ -97,7 +99,12 @@ class TwilioSmsProvider:
         )
         return Receipt(provider_message_id=message.sid, segments=segments)
 
-    def _sender(self) -> dict[str, str]:
+    def _sender(self, request: DeliveryRequest) -> dict[str, str]:
+        # The service's own sender, carried on the row (checked against SMS_SENDERS when saved).
+        if chosen := (request.options or {}).get("sender"):
+            if chosen.startswith(MESSAGING_SERVICE_PREFIX):
+                return {"messaging_service_sid": chosen}
+            return {"from_": chosen}
         # A Messaging Service picks the sender from its pool (and handles
         # geo-matching and opt-outs), so it wins when both are configured.
         if self.settings.messaging_service_sid:

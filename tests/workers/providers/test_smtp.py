@@ -124,6 +124,32 @@ def test_without_html_the_message_is_plain_text_and_non_ascii_survives(server, c
     assert server.messages[0].content.isascii()  # 7-bit clean on the wire
 
 
+def test_the_services_sender_name_and_reply_to_on_the_row_win_over_the_configured_ones(
+        server, certificate, make_provider):
+    provider = make_provider(settings_for(server, certificate))
+
+    provider.send(delivery(options={"from_name": "Clinique du Parc", "reply_to": "desk@example.com"}))
+    provider.send(delivery(options={"from_name": "Clinique du Parc"}))
+
+    chosen, name_only = (received.message for received in server.messages)
+    assert (chosen["From"].addresses[0].display_name, chosen["From"].addresses[0].addr_spec) == (
+        "Clinique du Parc", "notify@herald.test")  # the address stays the deployment's
+    assert chosen["Reply-To"].addresses[0].addr_spec == "desk@example.com"
+    assert name_only["From"].addresses[0].display_name == "Clinique du Parc"
+    assert name_only["Reply-To"].addresses[0].addr_spec == "support@herald.test"
+
+
+def test_a_sender_name_with_line_breaks_stays_one_header(server, certificate, make_provider):
+    provider = make_provider(settings_for(server, certificate))
+
+    provider.send(delivery(options={"from_name": "Clinic\r\nBcc: victim@example.com"}))
+
+    received = server.messages[0]
+    assert received.rcpt_tos == [RECIPIENT]
+    assert "Bcc" not in received.message
+    assert received.message["From"].addresses[0].addr_spec == "notify@herald.test"
+
+
 def test_a_non_ascii_recipient_goes_out_with_smtputf8(server, certificate, make_provider):
     provider = make_provider(settings_for(server, certificate))
 

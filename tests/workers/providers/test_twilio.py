@@ -10,6 +10,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -113,6 +114,19 @@ def test_messaging_service_instead_of_a_from_number(fake, make_provider):
     [seen] = fake.requests
     assert seen.form["MessagingServiceSid"] == SERVICE_SID
     assert "From" not in seen.form
+
+
+@pytest.mark.parametrize("chosen, expected", [
+    ("+15005550006", {"From": "+15005550006"}),
+    ("MG" + "e" * 32, {"MessagingServiceSid": "MG" + "e" * 32}),
+], ids=["number", "messaging service"])
+def test_the_services_sender_on_the_row_wins_over_the_configured_one(fake, make_provider, chosen, expected):
+    request = replace(sms(), options={"sender": chosen})
+
+    make_provider(messaging_service_sid=SERVICE_SID).send(request)
+
+    [seen] = fake.requests
+    assert {name: seen.form[name] for name in ("From", "MessagingServiceSid") if name in seen.form} == expected
 
 
 def test_messaging_service_wins_when_both_are_configured(fake, make_provider):
