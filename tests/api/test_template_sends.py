@@ -175,3 +175,27 @@ def test_rendered_content_still_meets_the_channels_limits(client, auth):
     assert_error(blank, 422, "rendered.content.body")
     assert_error(no_block, 422, "template.key")
     assert stored_counts() == NOTHING_STORED
+
+
+def test_the_services_default_locale_and_timezone_come_before_the_templates_first(client, auth):
+    put_appointment_template(client, auth)
+    settings = client.put("/v1/service/settings", headers=auth,
+                          json={"locale": "fr-BE", "timezone": "Europe/Brussels"})
+    assert settings.status_code in (200, 201), settings.get_json()
+    at = days_ahead(6, hour=7, minute=40, zone="UTC")
+
+    german = the_one(client.post("/v1/notifications", headers=auth,
+                                 json=templated("sms", at, to="+447700900123", locale="de")))
+    unasked = the_one(client.post("/v1/notifications", headers=auth,
+                                  json=templated("sms", at, to="+447700900123")))
+    asked = the_one(client.post("/v1/notifications", headers=auth,
+                                json=templated("sms", at, to="+447700900123", locale="en",
+                                               timezone="Asia/Tokyo")))
+
+    # de is not in the template: the service's fr-BE, by its language, before the first (en).
+    assert (fetch(german).locale, fetch(german).body) == (
+        "fr", expected_body("Ana", at, "Europe/Brussels", "fr"))
+    assert (fetch(unasked).locale, fetch(unasked).body) == (
+        "fr", expected_body("Ana", at, "Europe/Brussels", "fr"))
+    assert (fetch(asked).locale, fetch(asked).body) == (
+        "en", expected_body("Ana", at, "Asia/Tokyo", "en"))
