@@ -80,7 +80,7 @@ def _block_problems(place: str, channel: channels.Channel, block: Content
     too_large = {f"{place}.{name.removeprefix('content.')}": p for name, p in too_large.items()}
     for field, value in block.model_dump(exclude_none=True).items():
         for key, source in (value.items() if isinstance(value, dict) else [(None, value)]):
-            if problem := syntax_problem(source):
+            if isinstance(source, str) and (problem := syntax_problem(source)):
                 problems[f"{place}.{field}" + (f".{key}" if key is not None else "")] = problem
     return problems, too_large
 

@@ -31,11 +31,11 @@ class Rendered:
 
 
 def sources_of(block: Mapping) -> list[str]:
-    """Every template source in a content block (a mapping field's values included)."""
+    """Every template source in a content block: its text, and a mapping field's text values."""
     found = []
     for value in block.values():
         found.extend(value.values() if isinstance(value, Mapping) else [value])
-    return found
+    return [source for source in found if isinstance(source, str)]
 
 
 def block_variables(block: Mapping) -> set[str]:
@@ -78,8 +78,11 @@ def render_block(block: Mapping, *, locale: str, timezone: str, personalisation:
         if isinstance(value, Mapping):
             content[field] = {key: _render_text(source, variables, field=field, limit=limits[field],
                                                 strict=strict, place=f"{where}.{key}", missing=missing)
+                              if isinstance(source, str) else source
                               for key, source in value.items()}
-        else:
+        elif isinstance(value, str):
             content[field] = _render_text(value, variables, field=field, limit=limits[field],
                                           strict=strict, place=where, missing=missing)
+        else:  # a number or flag a channel's content may hold is not a template
+            content[field] = value
     return Rendered(content, missing)
