@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import pytz
 from pydantic import ValidationError
 
-from api.notifications.schema import Content, NotificationRequest, checked_content
+from api.notifications.schema import Content, NotificationRequest, checked_content, message_fields
 from api.request_parsing import schema_problems
 from api.templates.service import TemplateVersions, stored_version
 from common import channels
@@ -89,10 +89,8 @@ def rendered_request(request: NotificationRequest, *, recipient: Recipient | Non
         personalisation=personalisation)
     channel = channels.channel(request.channel)
     content = _checked(channel, rendered.content, request.options)
-    return replace(
-        request, title=getattr(content, channel.title_field) if channel.title_field else None,
-        body=content.body, html=content.html, data=content.data,
-        template=replace(request.template, version=version.version), locale=locale)
+    return replace(request, **message_fields(channel, content),
+                   template=replace(request.template, version=version.version), locale=locale)
 
 
 def rerender(member: Notification, request: NotificationRequest, event: ReminderEvent) -> None:
@@ -108,5 +106,5 @@ def rerender(member: Notification, request: NotificationRequest, event: Reminder
                          **event.variables(member.timezone or UTC)})
     channel = channels.channel(member.channel)
     content = _checked(channel, rendered.content, member.options)
-    member.title = getattr(content, channel.title_field) if channel.title_field else None
-    member.body, member.html, member.data = content.body, content.html, content.data
+    for column, value in message_fields(channel, content).items():
+        setattr(member, column, value)

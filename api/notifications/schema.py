@@ -188,14 +188,10 @@ def parse_notification(payload: object) -> NotificationRequest:
     if too_large:
         raise TooLarge(too_large)
 
-    content = body.content or Content()
     return NotificationRequest(
         channel=body.channel,
         to=body.to,
-        title=getattr(content, channel.title_field) if channel.title_field else None,
-        body=content.body,
-        html=content.html,
-        data=content.data,
+        **message_fields(channel, body.content or Content()),
         priority=body.priority,
         timezone=body.timezone,
         send_at=send_at,
@@ -207,6 +203,12 @@ def parse_notification(payload: object) -> NotificationRequest:
         personalisation=body.personalisation,
         locale=body.locale,
     )
+
+
+def message_fields(channel: channels.Channel, content: Content) -> dict:
+    """The content as a notification's columns (title, body, html, data), written or rendered."""
+    return dict(title=getattr(content, channel.title_field) if channel.title_field else None,
+                body=content.body, html=content.html, data=content.data)
 
 
 def checked_content(channel: channels.Channel, content: Content, options: dict | None
