@@ -89,6 +89,22 @@ def test_an_address_without_a_recipient_renders_in_the_request_timezone_or_utc(c
     assert local_when(at, "Asia/Tokyo", "en") != local_when(at, "UTC", "en")
 
 
+def test_an_idempotent_retry_gives_the_first_answer_and_renders_nothing_new(client, auth):
+    put_appointment_template(client, auth)
+    body = templated("sms", days_ahead(3), to="+447700900123")
+    headers = {**auth, "Idempotency-Key": "appointment-ana"}
+
+    first = client.post("/v1/notifications", json=body, headers=headers)
+    again = client.post("/v1/notifications", json=body, headers=headers)
+    other = client.post("/v1/notifications", headers=headers, json={
+        **body, "personalisation": {**body["personalisation"], "name": "Bea"}})
+
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.get_json() == first.get_json() and again.headers["Idempotent-Replayed"] == "true"
+    assert_error(other, 409)
+    assert stored_counts()["notifications"] == 1
+
+
 def test_a_version_can_be_pinned(client, auth):
     put_appointment_template(client, auth)
     changed = copy.deepcopy(APPOINTMENT_TEMPLATE)
@@ -114,6 +130,7 @@ def test_a_missing_variable_is_a_422_naming_it_and_writes_nothing(client, auth):
         "personalisation": {"name": "Ada"}}, )
 
     error = assert_error(response, 422, "personalisation.appointment_at")
+    print(f"\n{response.status_code} {response.get_json()}")
     assert set(error["fields"]) == {"personalisation.appointment_at"}
     assert stored_counts() == NOTHING_STORED
 
@@ -132,6 +149,7 @@ def test_in_a_batch_only_the_item_missing_a_variable_is_refused(client, auth):
     assert response.status_code == 202, response.get_json()
     answer = response.get_json()
     items = answer["items"]
+    print(f"\naccepted {answer['accepted']}, refused {answer['refused']}: {items[1]}")
     assert (answer["accepted"], answer["refused"]) == (2, 1)
     assert ["error" in item for item in items] == [False, True, False]
     assert items[1]["error"]["fields"] == {"items.1.personalisation.name": "missing: the template uses it"}
