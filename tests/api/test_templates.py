@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+import schemathesis
 from sqlalchemy import func, select
 
 from common.db import db
@@ -180,3 +181,28 @@ def test_a_bad_preview_names_its_field(client, auth, body, status, field):
     if field == "channel":
         no_block = client.post(f"{URL}/preview", json={"channel": "push"}, headers=auth)
         assert_error(no_block, 422, "channel")
+
+
+def test_each_answer_of_a_templates_day_matches_the_document(app, client, auth):
+    """The answers schemathesis cannot reach by chance: a saved key, its versions, a preview."""
+    contract = schemathesis.openapi.from_wsgi("/openapi.json", app)
+    one, checked = "/v1/templates/{key}", []
+
+    def call(method: str, path: str, template: str, **kwargs):
+        response = getattr(client, method)(path, headers=auth, **kwargs)
+        contract[template][method.upper()].validate_response(response)
+        checked.append(response.status_code)
+
+    call("put", URL, one, json=APPOINTMENT_TEMPLATE)
+    call("put", URL, one, json=APPOINTMENT_TEMPLATE)
+    call("get", URL, one)
+    call("get", f"{URL}?version=1", one)
+    call("get", "/v1/templates", "/v1/templates")
+    call("post", f"{URL}/preview", one + "/preview", json={"channel": "push", "locale": "fr"})
+    call("post", "/v1/notifications", "/v1/notifications", json={
+        "channel": "sms", "to": "+447700900123", "template": {"key": APPOINTMENT},
+        "personalisation": {"name": "Ada", "appointment_at": days_ahead(2).isoformat()}})
+    sent = client.get("/v1/notifications?limit=1", headers=auth).get_json()["data"][0]["id"]
+    call("get", f"/v1/notifications/{sent}", "/v1/notifications/{notification_id}")
+    call("delete", URL, one)
+    assert checked == [201, 200, 200, 200, 200, 200, 202, 200, 204]
