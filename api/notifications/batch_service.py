@@ -33,6 +33,10 @@ from common.service_settings import effective
 from common.models import (ApiKey, Notification, NotificationEvent,
                            NotificationGroup, Recipient)
 from common.statuses import Status
+from common.templates.time_limit import render_budget
+
+# What rendering the items' templates may take in all: slow templates cannot hold a worker long.
+BATCH_RENDER_SECONDS = 10.0
 
 
 @dataclass
@@ -145,7 +149,8 @@ def create_batch(
         if replay is not None:
             return replay, True
 
-    plans, refused = plan_items(api_key.service, items, config, now)
+    with render_budget(BATCH_RENDER_SECONDS):
+        plans, refused = plan_items(api_key.service, items, config, now)
     if not plans:
         db.session.rollback()  # planning only read
         raise nothing_accepted(refused)

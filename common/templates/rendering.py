@@ -18,7 +18,8 @@ from jinja2 import TemplateError, UndefinedError
 
 from common.errors import Invalid
 from common.templates.formatting import WHERE, Where
-from common.templates.sandbox import OutputTooLarge, RenderTimeout, render_bounded, variables_of
+from common.templates.sandbox import OutputTooLarge, render_bounded, variables_of
+from common.templates.time_limit import RenderTimeout
 
 AUTOESCAPED_FIELDS = frozenset({"html"})  # HTML email bodies: a variable's `<` arrives as `&lt;`
 _UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")

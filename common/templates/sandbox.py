@@ -5,35 +5,29 @@ Jinja's SandboxedEnvironment refuses attribute access to internals
 are errors (StrictUndefined), the `html` field is autoescaped, string repetition
 and powers are bounded, `range` has one budget per render, filters that build
 arbitrarily wide text are gone, output stops at its size limit, and a render
-has a time limit (a nested loop that prints nothing still ends).
+has a time limit (`common.templates.time_limit`: a nested loop that prints
+nothing still ends).
 """
 
 from __future__ import annotations
 
-import signal
-import threading
-import time
-from contextlib import contextmanager
 from functools import lru_cache
 
 from jinja2 import ChainableUndefined, StrictUndefined, TemplateSyntaxError, meta, pass_context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from common.templates.formatting import FILTERS
+from common.templates.time_limit import time_limit
 
 MAX_REPEAT = 10_000  # characters or items a `*` may make
 MAX_POWER = 1_000  # largest exponent of `**`
 RANGE_BUDGET = 10_000  # items all the `range` calls of one render may make together
-RENDER_SECONDS = 2.0
+RENDER_SECONDS = 2.0  # one field's render
 BUDGET = "__range_budget__"
 # Filters whose width argument can build text of any size.
 _UNBOUNDED_FILTERS = ("center", "indent", "wordwrap", "format", "xmlattr")
 _UNBOUNDED_METHODS = frozenset({"format", "format_map", "center", "ljust", "rjust", "zfill",
                                 "expandtabs"})
-
-
-class RenderTimeout(Exception):
-    pass
 
 
 @pass_context
@@ -115,32 +109,6 @@ def compiled(source: str, autoescape: bool, strict: bool):
     return ENVIRONMENTS[autoescape, strict].from_string(source)
 
 
-@contextmanager
-def _time_limit(seconds: float):
-    """SIGALRM in the main thread (the API's sync workers serve requests there); elsewhere no limit."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expired(_signum, _frame):
-        raise RenderTimeout(f"the template took more than {seconds:g} s to render")
-
-    outer, _interval = signal.getitimer(signal.ITIMER_REAL)
-    if 0 < outer <= seconds:  # someone else's alarm comes first; leave it alone
-        yield
-        return
-    previous = signal.signal(signal.SIGALRM, expired)
-    started = time.monotonic()
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if outer:  # an outer alarm (a test timeout, say) keeps its time
-            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 0.001))
-
-
 class OutputTooLarge(Exception):
     pass
 
@@ -150,7 +118,7 @@ def render_bounded(source: str, variables: dict, *, autoescape: bool, limit: int
     """The rendered text; OutputTooLarge past `limit` characters, RenderTimeout, or the template's error."""
     template = compiled(source, autoescape, strict)
     parts, size = [], 0
-    with _time_limit(RENDER_SECONDS):
+    with time_limit(RENDER_SECONDS):
         for chunk in template.generate({**variables, BUDGET: [RANGE_BUDGET]}):
             size += len(chunk)
             if size > limit:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import signal
+import time
 
 import pytest
 
 from common.errors import Invalid
 from common.templates.rendering import render_block
 from common.templates.sandbox import syntax_problem, variables_of
+from common.templates.time_limit import render_budget
 
 LIMITS = {"title": 200, "body": 2_000, "html": 5_000, "data": 3_500}
 
@@ -126,3 +128,19 @@ def test_a_syntax_error_is_found_when_saved(source):
 def test_the_variables_a_template_uses():
     source = "{% set greeting = 'Hi' %}{{ greeting }} {{ user.name }}{% for x in items %}{{ x }}{% endfor %}"
     assert variables_of(source) == {"user", "items"}
+
+
+def test_a_requests_render_budget_is_shared_by_all_its_renders():
+    slow = ("{% for a in 'x' * 9000 %}{% for b in 'x' * 9000 %}{% for c in 'x' * 9000 %}"
+            "{% endfor %}{% endfor %}{% endfor %}")
+    with render_budget(0.5):
+        started = time.monotonic()
+        problems = []
+        for _ in range(4):
+            with pytest.raises(Invalid) as refused:
+                render({"body": slow})
+            problems.append(refused.value.fields["template"])
+        took = time.monotonic() - started
+    print(f"\nfour slow renders under a 0.5 s budget: {took:.2f} s")
+    assert "the template took more than" in problems[0]
+    assert all("time for rendering templates is spent" in p for p in problems[1:])
