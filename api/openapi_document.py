@@ -42,6 +42,7 @@ TAGS = {
     "notifications": "Send notifications and follow them.",
     "recipients": "A service's recipients: addresses, timezone, quiet hours, opt-outs.",
     "reminders": "Notifications timed before an event, kept as one group.",
+    "templates": "Versioned, localised message templates to send with.",
     "settings": "The calling service's own defaults (timezone, quiet hours, locale, senders, "
                 "reminders, channels), versioned.",
     "metrics": "Counts of the calling service's own notifications.",

@@ -75,6 +75,10 @@ class Notification(db.Model):
     html: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict | None] = mapped_column(JSONB)
     options: Mapped[dict | None] = mapped_column(JSONB)  # push: ttl_seconds, collapse_key
+    # Rendered from this template version in this locale (the text above is what was sent).
+    template_key: Mapped[str | None] = mapped_column(String(100))
+    template_version: Mapped[int | None] = mapped_column(Integer)
+    locale: Mapped[str | None] = mapped_column(String(35))
     priority: Mapped[str] = mapped_column(String(8), default="normal")
     timezone: Mapped[str | None] = mapped_column(String(64))
     reference: Mapped[str | None] = mapped_column(String(255))

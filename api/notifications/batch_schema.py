@@ -3,11 +3,11 @@
 `POST /v1/notifications/batch` takes `{"defaults": {...}, "items": [{...}, ...]}`.
 The envelope (the list's size, the defaults' shape) is checked as a whole: a
 fault there refuses the batch. Each item is then the defaults with the item's
-own fields on top — `content` and `options` field by field, every other field
-whole; a `null` means "not given", so an item's `null` drops the default — and
-is read by the very function that reads `POST /v1/notifications`, so an item
-is valid exactly when it would be valid alone. A bad item becomes its own error,
-named `items.<index>.<field>`.
+own fields on top — `content`, `options` and `personalisation` field by
+field, every other field whole; a `null` means "not given", so an item's
+`null` drops the default — and is read by the very function that reads
+`POST /v1/notifications`, so an item is valid exactly when it would be valid
+alone. A bad item becomes its own error, named `items.<index>.<field>`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from common.errors import Invalid
 
 MAX_ITEMS = 1000
 # Merged field by field; every other field of an item replaces the default whole.
-MERGED_PER_FIELD = ("content", "options")
+MERGED_PER_FIELD = ("content", "options", "personalisation")
 # Every item names its own recipient: an address is never a default.
 ADDRESS_FIELDS = ("to", "recipient_id")
 

@@ -24,6 +24,7 @@ from api.notifications.planning import Plan, plan_request
 from api.notifications.schema import NotificationRequest
 from api.notifications.service import (commit_remembering, first_event_detail, notification_values,
                                        replayed_response)
+from api.templates.service import TemplateVersions
 from common import dispatch, metrics
 from common.config import Settings
 from common.db import db
@@ -32,6 +33,10 @@ from common.service_settings import effective
 from common.models import (ApiKey, Notification, NotificationEvent,
                            NotificationGroup, Recipient)
 from common.statuses import Status
+from common.templates.time_limit import render_budget
+
+# What rendering the items' templates may take in all: slow templates cannot hold a worker long.
+BATCH_RENDER_SECONDS = 10.0
 
 
 @dataclass
@@ -69,13 +74,15 @@ def plan_items(service: str, items: list[NotificationRequest | Invalid], config:
     """Each item's plan, as a single create would make it, or its error."""
     plans, refused = {}, {}
     lookup = stored_recipients(service, items)
+    templates = TemplateVersions(service)
     in_force = effective(service, config)  # once for every item
     for index, item in enumerate(items):
         if isinstance(item, Invalid):
             refused[index] = item
             continue
         try:
-            plans[index] = plan_request(service, item, config, now, lookup=lookup, in_force=in_force)
+            plans[index] = plan_request(service, item, config, now, lookup=lookup,
+                                        in_force=in_force, templates=templates)
         except Invalid as error:
             refused[index] = item_error(index, error)
     return plans, refused
@@ -142,7 +149,8 @@ def create_batch(
         if replay is not None:
             return replay, True
 
-    plans, refused = plan_items(api_key.service, items, config, now)
+    with render_budget(BATCH_RENDER_SECONDS):
+        plans, refused = plan_items(api_key.service, items, config, now)
     if not plans:
         db.session.rollback()  # planning only read
         raise nothing_accepted(refused)

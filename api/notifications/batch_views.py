@@ -45,8 +45,9 @@ def items_in_batch() -> int:
 @documented(
     summary="Send up to 1,000 notifications in one request", tag="notifications",
     body=BatchBody, example=example_batch, parameters=(IDEMPOTENCY_KEY,), errors=(409,),
-    description="Each item is `defaults` with the item's own fields on top (`content` and "
-                "`options` field by field; `null` drops a default) and is checked exactly as "
+    description="Each item is `defaults` with the item's own fields on top (`content`, "
+                "`options` and `personalisation` field by field; `null` drops a default) and "
+                "is checked exactly as "
                 "POST /v1/notifications checks a notification. A refused item writes nothing "
                 "and does not stop the others. Each item counts as one request against the "
                 "write budget. When no item is accepted the answer is a 422 naming every "

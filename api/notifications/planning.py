@@ -14,9 +14,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone as tz
 
+from api.notifications.rendering import ReminderEvent, rendered_request
 from api.notifications.schema import NotificationRequest
 from api.recipients.service import find_recipient
 from api.response_model import iso
+from api.templates.service import TemplateVersions
 from api.validators import schedulable_problem
 from common import channels
 from common.config import Settings
@@ -88,10 +90,14 @@ def _options(request: NotificationRequest, in_force: ServiceSettings) -> dict | 
 
 def plan_request(service: str, request: NotificationRequest, config: Settings,
                  now: datetime, *, lookup=find_recipient,
-                 in_force: ServiceSettings | None = None) -> Plan:
-    """`lookup(service, external_id)` finds a stored recipient (a batch passes ones it read at once).
+                 in_force: ServiceSettings | None = None, templates: TemplateVersions | None = None,
+                 render: bool = True, event: ReminderEvent | None = None) -> Plan:
+    """`lookup(service, external_id)` finds a stored recipient (a batch passes ones it read at once,
+    and `templates` the versions it has read).
 
     `in_force`: the service's settings, when the caller read them already (a batch, reminders).
+    A template is rendered for the recipient unless `render` is false (a plan made only for its
+    timezone); `event` is a reminder's.
     """
     in_force = in_force or effective(service, config)
     if not in_force.channel_enabled(request.channel):
@@ -116,6 +122,11 @@ def plan_request(service: str, request: NotificationRequest, config: Settings,
         if problem := schedulable_problem(send_at):
             raise Invalid({"send_at": problem})
         send_at = send_at.astimezone(UTC)
+    locale = locale_for(request.locale, recipient.locale if recipient else None, in_force.locale)
+    if render:
+        request = rendered_request(request, recipient=recipient, timezone=timezone,
+                                   service_locale=in_force.locale,
+                                   templates=templates or TemplateVersions(service), event=event)
     rule = quiet_rule(timezone, requested=request.quiet_hours,
                       recipient=stored_window(recipient.quiet_hours) if recipient else None,
                       service=in_force.quiet_hours)
@@ -138,5 +149,4 @@ def plan_request(service: str, request: NotificationRequest, config: Settings,
     else:
         addresses = _addresses(request.channel, recipient)
         notifications = [planned(a) for a in addresses] or [planned("", NO_ADDRESS)]
-    locale = locale_for(None, recipient.locale if recipient else None, in_force.locale)
     return Plan(request, timezone, send_at, rule, notifications, locale, _options(request, in_force))

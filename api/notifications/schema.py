@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 from pydantic_core import PydanticCustomError
@@ -22,6 +22,7 @@ from api.query import unknown_parameters, whole_number
 from api.request_parsing import validated
 from api.response_model import Timestamp
 from api.strict_model import StrictModel, Text
+from api.templates.reference import LocaleTag, TemplateRef, TemplateUse
 from api.validators import is_blank, parse_iso8601, schedulable_problem, text_problem, timezone_problem
 from common import channels
 from common.errors import Invalid, TooLarge
@@ -69,7 +70,11 @@ class NotificationBody(StrictModel):
     # An address, or the caller's id for a recipient stored with PUT /v1/recipients.
     to: Text | None = Field(default=None, min_length=1, max_length=320)  # the column's size
     recipient_id: Text | None = Field(default=None, min_length=1, max_length=255)
-    content: Content
+    # Either the content itself, or a template rendered with `personalisation` in `locale`.
+    content: Content | None = None
+    template: TemplateRef | None = None
+    personalisation: dict[Text, Any] | None = None
+    locale: LocaleTag | None = None
     priority: Literal["normal", "critical"] = "normal"
     timezone: Text | None = Field(default=None, max_length=64)
     send_at: Text | None = Field(default=None, max_length=64)
@@ -85,7 +90,7 @@ class NotificationRequest:
     channel: str
     to: str | None
     title: str | None
-    body: str
+    body: str | None  # None until the template is rendered (api.notifications.rendering)
     html: str | None
     data: dict[str, str] | None
     priority: str
@@ -96,9 +101,12 @@ class NotificationRequest:
     options: dict | None = None
     recipient_id: str | None = None
     quiet_hours: QuietHours | None = None
+    template: TemplateUse | None = None  # its version once rendered
+    personalisation: dict[str, Any] | None = None
+    locale: str | None = None  # the one asked for; once rendered, the template's locale used
 
 
-def _content_problems(channel: channels.Channel, content: Content) -> tuple[dict[str, str], dict[str, str]]:
+def content_problems(channel: channels.Channel, content: Content) -> tuple[dict[str, str], dict[str, str]]:
     """(problems, size problems) of the content for its channel."""
     given = {name for name, value in content.model_dump().items() if value is not None}
     problems, too_large = {}, {}
@@ -129,8 +137,18 @@ def _send_at(body: NotificationBody) -> datetime:
     return parse_iso8601(body.send_at, body.timezone, allow_naive=body.timezone is None)
 
 
+NEITHER_CONTENT_NOR_TEMPLATE = "give either `content` or `template`, not both"
+
+
 def parse_notification(payload: object) -> NotificationRequest:
-    body = validated(NotificationBody, payload)
+    try:
+        body = validated(NotificationBody, payload)
+    except Invalid as error:
+        # Named with the other problems, as a required field would be.
+        if isinstance(payload, dict) and payload.get("content") is None \
+                and payload.get("template") is None:
+            raise Invalid({**error.fields, "content": NEITHER_CONTENT_NOR_TEMPLATE}) from None
+        raise
     channel = channels.channel(body.channel)
 
     problems: dict[str, str] = {}
@@ -157,25 +175,24 @@ def parse_notification(payload: object) -> NotificationRequest:
             problems["quiet_hours"] = str(error)
     if body.options is not None and not channel.takes_options:
         problems["options"] = f"not used by the {channel.name} channel"
-    content_problems, too_large = _content_problems(channel, body.content)
-    problems.update(content_problems)
-    if channel.content_check and not content_problems and not too_large:
-        vendor_problems, too_large = channel.content_check(body.content.model_dump(exclude_none=True),
-                                                           _given(body.options))
-        problems.update(vendor_problems)
+    too_large = {}
+    if (body.content is None) == (body.template is None):
+        problems["content"] = NEITHER_CONTENT_NOR_TEMPLATE
+    elif body.content is not None:
+        for name in ("personalisation", "locale"):
+            if getattr(body, name) is not None:
+                problems[name] = "only used with `template`"
+        content_fault, too_large = checked_content(channel, body.content, _given(body.options))
+        problems.update(content_fault)
     if problems:
         raise Invalid(problems)
     if too_large:
         raise TooLarge(too_large)
 
-    content = body.content
     return NotificationRequest(
         channel=body.channel,
         to=body.to,
-        title=getattr(content, channel.title_field) if channel.title_field else None,
-        body=getattr(content, channel.body_field),
-        html=content.html,
-        data=content.data,
+        **message_fields(channel, body.content or Content()),
         priority=body.priority,
         timezone=body.timezone,
         send_at=send_at,
@@ -183,7 +200,25 @@ def parse_notification(payload: object) -> NotificationRequest:
         options=_given(body.options),
         recipient_id=body.recipient_id,
         quiet_hours=quiet_hours,
+        template=body.template.use() if body.template else None,
+        personalisation=body.personalisation,
+        locale=body.locale,
     )
+
+
+def message_fields(channel: channels.Channel, content: Content) -> dict:
+    """The content as a notification's columns (title, body, html, data), written or rendered."""
+    return dict(title=getattr(content, channel.title_field) if channel.title_field else None,
+                body=getattr(content, channel.body_field), html=content.html, data=content.data)
+
+
+def checked_content(channel: channels.Channel, content: Content, options: dict | None
+                    ) -> tuple[dict[str, str], dict[str, str]]:
+    """(problems, size problems) of a message's content: the channel's fields, limits and own rules."""
+    problems, too_large = content_problems(channel, content)
+    if channel.content_check and not problems and not too_large:
+        problems, too_large = channel.content_check(content.model_dump(exclude_none=True), options)
+    return problems, too_large
 
 
 class ListQuery(BaseModel):

@@ -51,6 +51,14 @@ class StoredContent(ResponseModel):
     text: str | None = None
 
 
+class TemplateUsed(ResponseModel):
+    """The template version and locale the content was rendered from."""
+
+    key: str
+    version: int
+    locale: str
+
+
 class NotificationEventView(ResponseModel):
     at: Timestamp | None
     status: Status
@@ -62,6 +70,7 @@ class NotificationEventView(ResponseModel):
 
 class NotificationDetail(NotificationSummary):
     content: StoredContent
+    template: TemplateUsed | None = None  # only for content rendered from a template
     schedule: ScheduleDetail | None
     recipient_id: str | None
     group_id: uuid.UUID | None
@@ -143,6 +152,9 @@ def notification_detail(n: Notification, events: list[NotificationEvent]) -> dic
     if channel.title_field:
         content[channel.title_field] = n.title
     extra = {"segments": n.segments} if channel.reports_segments else {}
+    if n.template_key is not None:
+        extra["template"] = TemplateUsed(key=n.template_key, version=n.template_version,
+                                         locale=n.locale)
     return body(NotificationDetail(
         **_summary_fields(n),
         content=StoredContent(**{key: value for key, value in content.items()

@@ -38,6 +38,7 @@ from datetime import timezone as tz
 from sqlalchemy import select
 
 from api.notifications.planning import Plan, beyond_tables_message, plan_request
+from api.notifications.rendering import ReminderEvent, rerender
 from api.notifications.schema import NotificationRequest, parse_notification
 from api.notifications.service import add_planned
 from api.reminders.schema import ReminderRequest, describe
@@ -82,8 +83,9 @@ class ReminderGroupState:
 
 def _plan(service: str, request: NotificationRequest, config: Settings, now: datetime,
           in_force: ServiceSettings) -> Plan:
+    """The plan of the group's notification without a time: for its timezone and quiet hours."""
     try:
-        return plan_request(service, request, config, now, in_force=in_force)
+        return plan_request(service, request, config, now, in_force=in_force, render=False)
     except Invalid as error:
         raise error.within("notification") from None
 
@@ -130,8 +132,9 @@ def _add_reminder(api_key: ApiKey, group: NotificationGroup, request: Notificati
                   seconds: int, at: datetime, config: Settings, now: datetime,
                   in_force: ServiceSettings) -> None:
     try:
+        event = ReminderEvent(at + timedelta(seconds=seconds), timedelta(seconds=seconds))
         plan = plan_request(api_key.service, replace(request, send_at=at), config, now,
-                            in_force=in_force)
+                            in_force=in_force, event=event)
     except Invalid as error:
         # The reminder's time comes from event_at: a problem with it is event_at's.
         if "send_at" in error.fields:
@@ -268,11 +271,13 @@ def reschedule_reminders(api_key: ApiKey, group_id: str, new_event_at: datetime,
         note = f"rescheduled: the event moved to {iso(event_at)}, due {iso(at)}"
         if schedule.reason == "quiet_hours":
             note += f", quiet hours: released {schedule.detail['local_deliver_at']}"
-        lifecycle.reschedule(
+        moved = lifecycle.reschedule(
             member.id, send_at=at, deliver_at=schedule.deliver_at, reason=schedule.reason,
             detail=schedule.detail, quiet_hours=quiet_hours, timezone=base.timezone,
             horizon=config.eta_horizon, now=now, note=note,
         )
+        if moved is not None and moved.template_key is not None:  # its text tells the new time
+            rerender(moved, notification, ReminderEvent(event_at, timedelta(seconds=seconds)))
 
     with_members = {m.reminder_offset for m in members}
     for offset in group.offsets:

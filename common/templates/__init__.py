@@ -1,0 +1,1 @@
+"""Message templates: their tables, the sandbox that renders them, locales and locale-aware filters."""
