@@ -31,6 +31,7 @@ from common.errors import Invalid
 from common.models import (ApiKey, Notification, NotificationEvent,
                            NotificationGroup, Recipient)
 from common.statuses import Status
+from common.webhooks.emission import announce
 
 
 @dataclass
@@ -118,6 +119,9 @@ def insert_planned(api_key: ApiKey, plans: dict[int, Plan], config: Settings,
     session.execute(insert(NotificationEvent.__table__), events)
     if publications:
         dispatch.register(session, publications)
+    for row in rows:
+        if row["status"] == Status.SUPPRESSED:
+            announce(row["id"], row["service"], row["status"], row["error_code"], row["reference"], now)
     metrics.on_commit(session, lambda: _count_accepted(rows))
     return written
 

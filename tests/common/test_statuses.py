@@ -27,11 +27,12 @@ EXPECTED_MOVES: dict[Status, set[Status]] = {
     # A provider's receipt, once.
     S.SENT: {S.DELIVERED, S.FAILED},
     S.DELIVERED: set(),
-    S.FAILED: set(),
+    # Only a caller's replay, which schedules it again.
+    S.FAILED: {S.SCHEDULED},
     S.CANCELLED: set(),
     S.SUPPRESSED: set(),
 }
-TERMINAL = [S.DELIVERED, S.FAILED, S.CANCELLED, S.SUPPRESSED]
+TERMINAL = [S.DELIVERED, S.CANCELLED, S.SUPPRESSED]
 # Suppressed is decided when a notification is created; no update ever moves a row there.
 TARGETS = [s for s in Status if s is not S.SUPPRESSED]
 MESSAGE_ID = "provider-message-1"
