@@ -17,6 +17,7 @@ from api.rate_limits import init_rate_limits
 from api.receipts import views as receipts
 from api.recipients import views as recipients
 from api.reminders import views as reminders
+from api.webhooks import views as webhooks
 from common.celery_app import celery_init_app
 from common.config import PROJECT_ROOT, Settings, settings as current_settings
 from common.db import create_base_app, db
@@ -33,6 +34,6 @@ def create_app(config: Settings | None = None) -> Flask:
     init_rate_limits(app, config)
     celery_init_app(app)  # publishing uses the Celery app built from these settings
     for blueprint in (health.bp, metrics.bp, notifications.bp, recipients.bp, reminders.bp,
-                      receipts.bp, keys.bp, openapi_document.bp, docs.bp, batch.bp):
+                      receipts.bp, keys.bp, openapi_document.bp, docs.bp, batch.bp, webhooks.bp):
         app.register_blueprint(blueprint)
     return app
