@@ -252,7 +252,8 @@ def defer(
         now=now,
         worker=worker,
         detail=f"deferred: {reason}",
-        where=(Notification.dispatch_token == token,),
+        # Only a claim is handed back (a failure reaches `scheduled` by a replay alone).
+        where=(Notification.dispatch_token == token, Notification.status == Status.SENDING.value),
         attempts=Notification.attempts - 1,
         deliver_at=deliver_at,
         dispatch_token=uuid.uuid4(),
