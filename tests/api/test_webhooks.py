@@ -232,3 +232,25 @@ def test_replaying_a_message_of_another_endpoint_is_not_found(client, auth):
 
     assert_error(client.post(f"/v1/webhooks/{endpoint['id']}/messages/{uuid.uuid4()}/replay",
                              headers=auth), 404)
+
+
+@pytest.fixture
+def production_client(app, db):
+    """The API as production runs it: no http://, no private addresses (same database)."""
+    from api import create_app
+    from common.config import settings
+    from tests.support.settings import replace
+
+    return create_app(replace(settings(), webhook_allow_private=False)).test_client()
+
+
+@pytest.mark.parametrize("url", [
+    "https://127.0.0.1/hooks", "https://localhost:8443/hooks", "https://10.0.0.8/hooks",
+    "https://192.168.0.10/hooks", "https://169.254.169.254/latest/meta-data", "https://[::1]/hooks",
+    "http://hooks.example.net/in",
+])
+def test_production_refuses_urls_into_our_own_network(production_client, auth, url):
+    response = create(production_client, auth, url=url)
+
+    assert_error(response, 422, "url")
+    assert endpoints_stored() == 0
