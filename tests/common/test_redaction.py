@@ -43,6 +43,14 @@ def test_scrub_masks_addresses_numbers_and_keys_and_keeps_the_rest():
                     f"at {stamp}")
 
 
+def test_scrub_masks_a_webhook_signing_secret():
+    from common.webhooks.signing import new_secret
+
+    secret = new_secret()
+
+    assert scrub(f"endpoint secret {secret} rotated") == "endpoint secret whsec_[hidden] rotated"
+
+
 def test_messages_and_their_arguments_are_masked(captured):
     logger, written = captured
 

@@ -31,6 +31,8 @@ SHAPES = {
     "phone number": re.compile(r"(?<![\w+])\+\d{7,15}(?!\d)"),
     "oauth token": re.compile(r"ya29\.[\w-]{8,}"),
     "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    "webhook signing secret": re.compile(r"whsec_[A-Za-z0-9+/]{8,}"),
+    "webhook signature": re.compile(r"v1,[A-Za-z0-9+/]{40,}={0,2}"),
 }
 # Where Herald's own mail comes from: configuration, not a person's address.
 ALLOWED = {"notifications@herald.example", "support@herald.example", "notify@herald.test",
