@@ -10,10 +10,12 @@ Every callback the receiver got is verified by the independent
 from __future__ import annotations
 
 import time
+import urllib.request
 import uuid
 from collections import Counter, defaultdict
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
@@ -21,7 +23,7 @@ from common.db import db as handle
 from common.webhooks.models import WebhookAttempt, WebhookMessage
 from tests.support.broker import purge
 from tests.support.factories import events_of, status_counts
-from tests.support.processes import start_beat, start_worker, stop_all
+from tests.support.processes import free_port, start_beat, start_worker, stop_all
 from tests.support.waiting import wait_until
 from tests.support.webhook_receiver import WebhookReceiver
 
@@ -36,18 +38,32 @@ ENV = {
 
 @pytest.fixture(scope="module")
 def processes(app, log_dir):
+    """The pools and beat; the webhooks and maintenance pools serve their metrics (`ports`)."""
     purge("push", "webhooks", "maintenance")
     started = {}
+    ports = {"webhooks": free_port(), "maintenance": free_port()}
     try:
         started["push"] = start_worker("push", log_dir, concurrency=8, env=ENV)
-        started["webhooks"] = start_worker("webhooks", log_dir, concurrency=8, env=ENV)
-        started["maintenance"] = start_worker("maintenance", log_dir, concurrency=1,
-                                              env={**ENV, "WORKER_POOL": "prefork"})
+        started["webhooks"] = start_worker(
+            "webhooks", log_dir, concurrency=8,
+            env={**ENV, "WORKER_METRICS_PORT": str(ports["webhooks"])})
+        started["maintenance"] = start_worker(
+            "maintenance", log_dir, concurrency=1,
+            env={**ENV, "WORKER_POOL": "prefork", "WORKER_METRICS_PORT": str(ports["maintenance"])})
         started["beat"] = start_beat(log_dir, env=ENV)
+        started["ports"] = ports
         yield started
     finally:
-        stop_all(started.values())
+        stop_all(p for name, p in started.items() if name != "ports")
         purge("push", "webhooks", "maintenance")
+
+
+def metric(port: int, name: str, **labels) -> float:
+    """The sum of a series' samples at a pool's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return sum(s.value for family in text_string_to_metric_families(text) for s in family.samples
+               if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
 
 
 def endpoint(client, auth, url: str, events: list[str]) -> dict:
@@ -98,12 +114,21 @@ def test_a_receiver_down_for_a_while_gets_every_message_once_it_is_up(client, au
             return len(tried) == expected and all(n >= 2 for _m, n in tried)
 
         wait_until(each_failed_twice, timeout=60, message=f"not all tried twice: {message_states()}")
+        ports = processes["ports"]
+        oldest_while_down = wait_until(
+            lambda: metric(ports["maintenance"], "herald_webhook_oldest_pending_seconds"),
+            timeout=10, message="the relay did not measure the oldest pending message")
         down_attempts = len(receiver.snapshot())
         receiver.answer = 204
         wait_until(lambda: message_states() == Counter({"delivered": expected}), timeout=60,
                    message=f"not all delivered: {message_states()}")
         received = receiver.snapshot()
+        wait_until(lambda: metric(ports["maintenance"], "herald_webhook_oldest_pending_seconds") == 0,
+                   timeout=10, message="the oldest pending message is still measured")
 
+    attempts_total = "herald_webhook_attempts_total"
+    assert metric(ports["webhooks"], attempts_total, outcome="success") == expected
+    assert metric(ports["webhooks"], attempts_total, outcome="http_5xx") == len(received) - expected
     assert verified(received, hook["secret"]) == len(received)
     by_id = {got.headers["webhook-id"]: got.payload for got in received}
     stored = messages()
@@ -127,7 +152,9 @@ def test_a_receiver_down_for_a_while_gets_every_message_once_it_is_up(client, au
         assert all(a["next_attempt_at"] for a in message["attempts"][:-1])
     print(f"\nreceiver down: {down_attempts} attempts answered 503; then {len(received) - down_attempts} "
           f"more; {len(by_id)} distinct webhook-ids for {expected} messages, all delivered; "
-          f"{len(received)} callbacks verified by standardwebhooks")
+          f"{len(received)} callbacks verified by standardwebhooks; oldest pending while down "
+          f"{oldest_while_down:.1f} s, 0 once up; herald_webhook_attempts_total success={expected}, "
+          f"http_5xx={len(received) - expected}")
 
 
 def test_killing_the_webhooks_pool_mid_run_loses_no_callback(client, auth, processes, log_dir):
