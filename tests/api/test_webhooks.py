@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from datetime import timedelta
 
@@ -13,11 +14,11 @@ from sqlalchemy import func, select
 from common.db import db as handle
 from common.lifecycle import cancel
 from common.models import utcnow
-from common.webhooks.emission import LISTENERS
+from common.webhooks.emission import LISTENERS, announce_row
 from common.webhooks.models import WebhookEndpoint, WebhookMessage
 from tests.api.helpers import assert_error
 from tests.support.broker import purge
-from tests.support.factories import push_body
+from tests.support.factories import fetch, push_body
 
 SENT_AND_FAILED = ["notification.sent", "notification.failed"]
 
@@ -164,6 +165,14 @@ def test_a_service_without_endpoints_pays_no_query_for_callbacks(client, auth, a
 
     assert [s for s in statements if "webhook" in s] == []
     assert len(statements) == 1  # the change and its event, one statement
+    with app.test_request_context():
+        row = fetch(ids[1])
+        started = time.perf_counter()
+        for _ in range(10_000):
+            announce_row(row, utcnow())
+        each = (time.perf_counter() - started) / 10_000
+    print(f"\ncallbacks' cost to a status change of a service without endpoints: "
+          f"{each * 1e6:.1f} µs, no statement")
 
 
 def test_a_suppressed_notification_is_announced(client, auth):
