@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field
 from pydantic_core import PydanticCustomError
 
+from api.notifications.cursor import decode_cursor
 from api.query import unknown_parameters, whole_number
 from api.request_parsing import validated
 from api.response_model import Timestamp
@@ -58,12 +60,14 @@ class MessagesQuery(BaseModel):
 
     status: Literal["pending", "delivered", "failed"] | None = None
     limit: int = Field(default=50, ge=1, le=MAX_PAGE, description="The newest this many.")
+    cursor: str | None = Field(default=None, description="`next_cursor` of the previous page.")
 
 
 @dataclass(frozen=True)
 class MessageFilters:
     status: str | None
     limit: int
+    cursor: tuple[datetime, uuid.UUID] | None = None
 
 
 def parse_messages_query(args: Mapping[str, str]) -> MessageFilters:
@@ -74,9 +78,15 @@ def parse_messages_query(args: Mapping[str, str]) -> MessageFilters:
     status = args.get("status")
     if status is not None and status not in ("pending", "delivered", "failed"):
         problems["status"] = "must be one of delivered, failed, pending"
+    cursor = None
+    if "cursor" in args:
+        try:
+            cursor = decode_cursor(args["cursor"])
+        except ValueError as error:
+            problems["cursor"] = str(error)
     if problems:
         raise Invalid(problems)
-    return MessageFilters(status, limit)
+    return MessageFilters(status, limit, cursor)
 
 
 class RecoverQuery(BaseModel):

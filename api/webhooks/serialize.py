@@ -63,6 +63,7 @@ class MessageView(ResponseModel):
 
 class MessageList(ResponseModel):
     data: list[MessageView]
+    next_cursor: str | None  # pass it back as `cursor` for the next page; None: the last page
 
 
 class MessageSummary(ResponseModel):
@@ -107,13 +108,15 @@ def _attempt(attempt: WebhookAttempt) -> AttemptView:
                        error=attempt.error, next_attempt_at=iso(attempt.next_attempt_at))
 
 
-def messages_body(messages: list[tuple[WebhookMessage, list[WebhookAttempt]]]) -> dict:
+def messages_body(messages: list[tuple[WebhookMessage, list[WebhookAttempt]]],
+                  next_cursor: str | None) -> dict:
     return body(MessageList(data=[MessageView(
         id=m.id, webhook_id=signing.webhook_id(m.id), event_type=m.event_type,
         notification_id=m.notification_id, sequence=m.sequence, status=m.status,
         payload=json.loads(m.payload), created_at=iso(m.created_at),
         delivered_at=iso(m.delivered_at), next_attempt_at=iso(m.next_attempt_at),
-        attempts=[_attempt(a) for a in attempts]) for m, attempts in messages]))
+        attempts=[_attempt(a) for a in attempts]) for m, attempts in messages],
+        next_cursor=next_cursor))
 
 
 def message_summary(message: WebhookMessage) -> dict:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 
+from api.notifications.cursor import encode_cursor
 from api.webhooks.schema import MessageFilters, WebhookRequest
 from common import dispatch, topology
 from common.config import Settings
@@ -79,22 +80,26 @@ def rotate_secret(service: str, endpoint_id: uuid.UUID, config: Settings,
 
 
 def list_messages(service: str, endpoint_id: uuid.UUID, filters: MessageFilters
-                  ) -> list[tuple[WebhookMessage, list[WebhookAttempt]]]:
-    """The newest messages, each with its attempts in order."""
+                  ) -> tuple[list[tuple[WebhookMessage, list[WebhookAttempt]]], str | None]:
+    """A page of messages, newest first, each with its attempts in order; and the next cursor."""
     find_endpoint(service, endpoint_id)
     query = select(WebhookMessage).where(WebhookMessage.endpoint_id == endpoint_id)
     if filters.status:
         query = query.where(WebhookMessage.status == filters.status)
-    messages = list(db.session.execute(
+    if filters.cursor:
+        query = query.where(tuple_(WebhookMessage.created_at, WebhookMessage.id) < filters.cursor)
+    rows = list(db.session.execute(
         query.order_by(WebhookMessage.created_at.desc(), WebhookMessage.id.desc())
-        .limit(filters.limit)).scalars())
+        .limit(filters.limit + 1)).scalars())
+    messages = rows[:filters.limit]
+    next_cursor = encode_cursor(messages[-1]) if len(rows) > filters.limit else None
     attempts: dict[uuid.UUID, list[WebhookAttempt]] = {m.id: [] for m in messages}
     if messages:
         for attempt in db.session.execute(
                 select(WebhookAttempt).where(WebhookAttempt.message_id.in_(list(attempts)))
                 .order_by(WebhookAttempt.id)).scalars():
             attempts[attempt.message_id].append(attempt)
-    return [(m, attempts[m.id]) for m in messages]
+    return [(m, attempts[m.id]) for m in messages], next_cursor
 
 
 def replay_message(service: str, endpoint_id: uuid.UUID, message_id: uuid.UUID,

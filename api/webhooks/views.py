@@ -88,12 +88,13 @@ def rotate_secret(webhook_id: uuid.UUID):
 @bp.get("/<uuid:webhook_id>/messages")
 @documented(summary="The endpoint's messages, newest first, with every attempt", tag="webhooks",
             parameters=(WEBHOOK_ID,), query=MessagesQuery,
-            answers={200: Answer("The messages and their attempts.", MessageList)})
+            answers={200: Answer("A page of messages and their attempts; follow `next_cursor`.",
+                                 MessageList)})
 @requires_api_key
 def messages(webhook_id: uuid.UUID):
     filters = parse_messages_query(request.args)
-    return jsonify(serialize.messages_body(
-        service.list_messages(g.api_key.service, webhook_id, filters)))
+    page, next_cursor = service.list_messages(g.api_key.service, webhook_id, filters)
+    return jsonify(serialize.messages_body(page, next_cursor))
 
 
 @bp.post("/<uuid:webhook_id>/messages/<uuid:message_id>/replay")

@@ -263,3 +263,22 @@ def test_production_refuses_urls_into_our_own_network(production_client, auth, u
 
     assert_error(response, 422, "url")
     assert endpoints_stored() == 0
+
+
+def test_the_message_log_pages_newest_first(client, auth):
+    endpoint = create(client, auth, events=["notification.cancelled"]).get_json()
+    later = (utcnow() + timedelta(days=1)).isoformat()
+    nids = [client.post("/v1/notifications", json=push_body(send_at=later), headers=auth
+                        ).get_json()["id"] for _ in range(5)]
+    for nid in nids:
+        client.post(f"/v1/notifications/{nid}/cancel", headers=auth)
+    url = f"/v1/webhooks/{endpoint['id']}/messages"
+
+    first = client.get(url, query_string={"limit": 3}, headers=auth).get_json()
+    rest = client.get(url, query_string={"limit": 3, "cursor": first["next_cursor"]},
+                      headers=auth).get_json()
+
+    seen = [m["notification_id"] for m in first["data"] + rest["data"]]
+    assert seen == list(reversed(nids))
+    assert rest["next_cursor"] is None
+    assert_error(client.get(url, query_string={"cursor": "nope"}, headers=auth), 422, "cursor")
