@@ -28,7 +28,8 @@ def post(target: Target, body: str, headers: dict[str, str], *, timeout: float,
         connection.request("POST", target.path, body=body.encode(), headers={
             **headers, "Content-Type": "application/json", "User-Agent": USER_AGENT})
         response = connection.getresponse()
-        excerpt = response.read(EXCERPT_BYTES).decode("utf-8", "replace")
+        # Whatever the receiver says is stored as text: PostgreSQL takes no NUL character.
+        excerpt = response.read(EXCERPT_BYTES).decode("utf-8", "replace").replace("\x00", "\ufffd")
         return Answer(response.status, _since(started), excerpt)
     except TimeoutError:
         return Answer(None, _since(started), error="timeout")

@@ -29,6 +29,7 @@ class Received:
 class WebhookReceiver:
     def __init__(self, answer: int = 204, delay: float = 0.0, location: str | None = None):
         self.answer = answer
+        self.reply: bytes | None = None  # the body of each answer; None: a short default
         self.delay = delay
         self.location = location  # a 3xx answer's Location
         self.received: list[Received] = []
@@ -48,7 +49,8 @@ class WebhookReceiver:
                 self.send_response(status)
                 if receiver.location:
                     self.send_header("Location", receiver.location)
-                reply = b'{"ok": true}' if status < 300 else b"receiver unavailable"
+                reply = receiver.reply if receiver.reply is not None else (
+                    b'{"ok": true}' if status < 300 else b"receiver unavailable")
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
                 self.wfile.write(reply)

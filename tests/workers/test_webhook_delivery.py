@@ -135,6 +135,17 @@ def test_after_the_last_step_of_the_schedule_the_message_fails(client, auth, rec
     assert attempts_of(message)[-1].next_attempt_at is None
 
 
+def test_the_log_keeps_the_first_bytes_of_any_answer(client, auth, receiver):
+    endpoint_for(client, auth, receiver.url())
+    message = cancelled_message(client, auth)
+    receiver.answer, receiver.reply = 500, b"\x00\xffbroken" + b"x" * 1000
+
+    assert attempt(message) == "pending"
+
+    [logged] = attempts_of(message)
+    assert logged.response_excerpt == "\ufffd\ufffdbroken" + "x" * 248  # 256 bytes read
+
+
 def test_a_stale_task_sends_nothing(client, auth, receiver):
     endpoint_for(client, auth, receiver.url())
     message = cancelled_message(client, auth)
