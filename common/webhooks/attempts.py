@@ -101,10 +101,6 @@ def record(claimed: Claimed, answer: Answer, *, now: datetime, config: Settings)
     wait = None if answer.succeeded or not claimed.endpoint_enabled else next_wait(
         claimed.attempt, config.webhook_retry_schedule)
     next_at = None if wait is None else now + timedelta(seconds=wait)
-    db.session.add(WebhookAttempt(message_id=claimed.message_id, at=now,
-                                  status_code=answer.status_code, latency_ms=answer.latency_ms,
-                                  response_excerpt=answer.excerpt, error=answer.error,
-                                  next_attempt_at=next_at))
     if answer.succeeded:
         values = dict(status=DELIVERED, delivered_at=now, next_attempt_at=None)
     elif next_at is None:
@@ -121,8 +117,17 @@ def record(claimed: Claimed, answer: Answer, *, now: datetime, config: Settings)
                    WebhookMessage.enqueued_at)
         .execution_options(synchronize_session=False)
     ).one_or_none()
+    attempt = WebhookAttempt(message_id=claimed.message_id, at=now, status_code=answer.status_code,
+                             latency_ms=answer.latency_ms, response_excerpt=answer.excerpt,
+                             error=answer.error, next_attempt_at=next_at)
     if written is None:
+        # The claim was lost (its lease ran out) or the endpoint deleted: log the POST if the
+        # message is still there, change nothing else.
+        if db.session.get(WebhookMessage, claimed.message_id) is not None:
+            attempt.next_attempt_at = None
+            db.session.add(attempt)
         return None
+    db.session.add(attempt)
     if written.status == PENDING and written.enqueued_at is not None:
         dispatch.register(db.session, [dispatch.publication(
             claimed.message_id, topology.WEBHOOKS_QUEUE, written.dispatch_token, next_at, now)])

@@ -7,12 +7,13 @@ package, with the secret the API gave out.
 from __future__ import annotations
 
 import socket
+import threading
 import uuid
 from datetime import timedelta
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import select
+from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from common.config import settings
@@ -240,3 +241,20 @@ def test_the_post_goes_to_the_vetted_address_with_the_name_as_host(client, auth,
     [got] = receiver.snapshot()
     assert got.headers["host"] == f"hooks.example.net:{receiver.port}"
     assert lookups == ["hooks.example.net"]  # resolved once: the connection used that answer
+
+
+def test_an_endpoint_deleted_during_the_post_leaves_nothing_to_record(client, auth, receiver):
+    endpoint = endpoint_for(client, auth, receiver.url())
+    message = cancelled_message(client, auth)
+    receiver.delay = 0.5
+    deleter = threading.Timer(0.2, lambda: client.delete(f"/v1/webhooks/{endpoint['id']}",
+                                                         headers=auth))
+    deleter.start()
+
+    outcome = attempt(message)
+    deleter.join()
+
+    assert outcome == "superseded"
+    assert len(receiver.snapshot()) == 1
+    handle.session.rollback()
+    assert handle.session.scalar(select(func.count()).select_from(WebhookAttempt)) == 0
