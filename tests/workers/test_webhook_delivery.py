@@ -16,6 +16,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from api import create_app
 from common.config import settings
 from common.db import db as handle
 from common.models import utcnow
@@ -258,3 +259,26 @@ def test_an_endpoint_deleted_during_the_post_leaves_nothing_to_record(client, au
     assert len(receiver.snapshot()) == 1
     handle.session.rollback()
     assert handle.session.scalar(select(func.count()).select_from(WebhookAttempt)) == 0
+
+
+def test_dns_rebinding_is_refused_in_production(client, auth, receiver, monkeypatch):
+    """Created while the name resolved to a public address; at the attempt it points at us."""
+    production = replace(settings(), webhook_allow_private=False)
+    real = socket.getaddrinfo
+    answers = iter(["93.184.215.14"])
+
+    def resolver(host, port, *args, **kwargs):
+        if host == "rebind.example.net":  # public once, then the receiver on loopback
+            return real(next(answers, "127.0.0.1"), port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    created = create_app(production).test_client().post("/v1/webhooks", headers=auth, json={
+        "url": f"https://rebind.example.net:{receiver.port}/in",
+        "event_types": ["notification.cancelled"]})
+    message = cancelled_message(client, auth)
+
+    assert created.status_code == 201
+    assert attempt(message, production) == "pending"
+    assert attempts_of(message)[0].error == "address_refused"
+    assert receiver.snapshot() == []
