@@ -26,7 +26,7 @@ key: migrate var/dev-api-key
 	@cat var/dev-api-key
 
 # The embedded default: SQLite and a filesystem broker under var/, sandbox providers,
-# the API on :8000, the channel pools, maintenance, beat and Flower on :5555.
+# the API on :8000, the channel pools, webhooks, maintenance, beat and Flower on :5555.
 run: key
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
 

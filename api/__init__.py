@@ -19,6 +19,7 @@ from api.recipients import views as recipients
 from api.reminders import views as reminders
 from api.templates import views as templates
 from api.service_settings import views as service_settings
+from api.webhooks import views as webhooks
 from common.celery_app import celery_init_app
 from common.config import PROJECT_ROOT, Settings, settings as current_settings
 from common.db import create_base_app, db
@@ -36,6 +37,6 @@ def create_app(config: Settings | None = None) -> Flask:
     celery_init_app(app)  # publishing uses the Celery app built from these settings
     for blueprint in (health.bp, metrics.bp, notifications.bp, recipients.bp, reminders.bp,
                       receipts.bp, service_settings.bp, keys.bp, openapi_document.bp, docs.bp,
-                      batch.bp, templates.bp):
+                      batch.bp, templates.bp, webhooks.bp):
         app.register_blueprint(blueprint)
     return app

@@ -47,6 +47,7 @@ TAGS = {
                 "reminders, channels), versioned.",
     "metrics": "Counts of the calling service's own notifications.",
     "receipts": "Delivery receipts from providers.",
+    "webhooks": "Status changes pushed to the calling service, signed; their log and replay.",
     "operations": "For operators and orchestrators; no API key.",
     "docs": "This document and its page.",
 }

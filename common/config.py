@@ -125,6 +125,23 @@ class Settings(FromEnvironment):
     # TWILIO_MESSAGING_SERVICE_SID: a sender must belong to the account.
     sms_senders: Annotated[tuple[str, ...], NoDecode] = Field((), alias="SMS_SENDERS")
 
+    # Status callbacks (common/webhooks/): the waits between attempts (each
+    # with jitter; after the last the message fails), each POST's timeout,
+    # how long a claimed message is held, how long an endpoint may fail before
+    # it is disabled, how long a rotated-out secret still signs, and how long
+    # a process trusts what it read of a service's endpoints.
+    webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = Field(
+        "5,300,1800,7200,18000,36000,36000", validate_default=True,
+        alias="WEBHOOK_RETRY_SCHEDULE_SECONDS")
+    webhook_timeout: float = Field(10.0, gt=0, alias="WEBHOOK_TIMEOUT_SECONDS")
+    webhook_lease: Seconds = Field(timedelta(seconds=60), alias="WEBHOOK_LEASE_SECONDS")
+    webhook_disable_after: Seconds = Field(timedelta(days=5), alias="WEBHOOK_DISABLE_AFTER_SECONDS")
+    webhook_secret_overlap: Seconds = Field(timedelta(hours=24),
+                                            alias="WEBHOOK_SECRET_OVERLAP_SECONDS")
+    webhook_endpoint_cache: float = Field(5.0, ge=0, alias="WEBHOOK_ENDPOINT_CACHE_SECONDS")
+    # Development and tests only: http:// and loopback or private addresses allowed.
+    webhook_allow_private: bool = Field(False, alias="WEBHOOK_ALLOW_PRIVATE_URLS")
+
     publish_timeout: float = Field(5.0, alias="PUBLISH_TIMEOUT_SECONDS")
     quorum_queues: bool = Field(False, alias="QUORUM_QUEUES")
     idempotency_ttl: Seconds = Field(timedelta(hours=24), alias="IDEMPOTENCY_TTL_SECONDS")
@@ -163,10 +180,11 @@ class Settings(FromEnvironment):
     flower_purge_offline_workers: int = Field(24 * 3600, alias="FLOWER_PURGE_OFFLINE_WORKERS")
 
     _to_seconds = field_validator("eta_horizon", "republish_grace", "sending_lease",
-                                  "quiet_hours_spread", "idempotency_ttl", mode="before")(
+                                  "quiet_hours_spread", "idempotency_ttl", "webhook_lease",
+                                  "webhook_disable_after", "webhook_secret_overlap", mode="before")(
         lambda value: seconds(value))
     _to_flag = field_validator("quorum_queues", "rate_limits_enabled", "flower_persistent",
-                               mode="before")(
+                               "webhook_allow_private", mode="before")(
         lambda value: flag(value))
     _rate_limit = field_validator("rate_limit_writes", "rate_limit_reads")(
         lambda value: check_rate_limit(value))
@@ -190,6 +208,16 @@ class Settings(FromEnvironment):
     def _locale(cls, value: str) -> str:
         if problem := locale_problem(value):
             raise ValueError(problem)
+        return value
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _wait_list(cls, value):
+        if isinstance(value, str):
+            waits = tuple(float(w) for w in value.split(",") if w.strip())
+            if not waits or min(waits) < 0:
+                raise ValueError("expected waits in seconds such as 5,300,1800")
+            return waits
         return value
 
     @field_validator("extra_channels", mode="before")

@@ -1,4 +1,4 @@
-"""The only place that publishes: a delivery task, by name, on its channel's queue, after a commit.
+"""The only place that publishes: a delivery or callback task, by name, on its queue, after a commit.
 
 A task carries just the notification id and the dispatch token; the worker
 re-reads the row. Whatever issues a token registers the publication on the
@@ -26,15 +26,16 @@ from common.db import db
 from common.models import Notification
 from common.scheduling import within_horizon
 from common.statuses import PENDING
+from common.webhooks.models import WebhookMessage
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Publication:
-    """One delivery task as it goes to the broker."""
+    """One delivery task (or callback: channel is the webhooks queue) as it goes to the broker."""
 
-    notification_id: uuid.UUID
+    notification_id: uuid.UUID  # a callback's: its webhook message id
     channel: str
     token: uuid.UUID
     eta: datetime | None  # None: due already
@@ -181,7 +182,7 @@ def _send(p: Publication, producer=None) -> None:
     """
     options = {"producer": producer, "retry": False, "declare": []} if producer is not None else {}
     celery_app().send_task(
-        topology.delivery_task_name(p.channel),
+        topology.task_for_queue(p.channel),
         args=[str(p.notification_id), str(p.token)],
         queue=p.channel,
         routing_key=p.channel,
@@ -201,7 +202,7 @@ def _send_lean(p: Publication, producer) -> None:
     if p.eta is not None and _quorum(app, p.channel):
         _send(p, producer)
         return
-    name = topology.delivery_task_name(p.channel)
+    name = topology.task_for_queue(p.channel)
     args = [str(p.notification_id), str(p.token)]
     message = app.amqp.create_task_message(
         str(uuid.uuid4()), name, args, {}, eta=p.eta, create_sent_event=False,
@@ -263,8 +264,15 @@ def _leave_for_relay(session, publications: list[Publication]) -> None:
     covers the case where this write itself fails. Its own short transaction,
     after the one that registered them has ended.
     """
+    callbacks = [(p.notification_id, p.token) for p in publications
+                 if p.channel == topology.WEBHOOKS_QUEUE]
     try:
-        session.execute(_hand_back([(p.notification_id, p.token) for p in publications]))
+        session.execute(_hand_back([(p.notification_id, p.token) for p in publications
+                                    if p.channel != topology.WEBHOOKS_QUEUE]))
+        if callbacks:
+            session.execute(update(WebhookMessage).where(tuple_(
+                WebhookMessage.id, WebhookMessage.dispatch_token).in_(callbacks)).values(
+                enqueued_at=None).execution_options(synchronize_session=False))
         session.commit()
     except Exception as exc:
         session.rollback()

@@ -4,7 +4,8 @@
 statuses that `common.statuses` allows for the target, so two racing writers
 (a worker and a cancel, a worker and the sweeper) can never both win. Callers
 own the transaction and commit it; a change that issues a dispatch token
-registers its publication (`common.dispatch`), which the commit sends.
+registers its publication (`common.dispatch`), which the commit sends, and
+every change adds the webhook messages its service listens for.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from common.db import db
 from common.models import Notification, NotificationEvent, utcnow
 from common.round_trip import FRESH_ROW, changed_with_event, prepared_change
 from common.statuses import PENDING, Status, allowed_sources
+from common.webhooks.emission import announce_row
 
 
 def record_event(
@@ -75,13 +77,14 @@ def transition(
     if _one_round_trip():
         # The UPDATE and its event row in one statement.
         statement = changed_with_event(change, at=now, worker=worker, detail=detail)
-        return db.session.execute(statement.execution_options(**FRESH_ROW)
-                                  ).scalar_one_or_none()
-    notification = db.session.execute(
-        change.returning(Notification).execution_options(**FRESH_ROW)
-    ).scalar_one_or_none()
-    if notification is not None:
-        record_event(notification, at=now, worker=worker, detail=detail)
+        notification = db.session.execute(statement.execution_options(**FRESH_ROW)
+                                          ).scalar_one_or_none()
+    else:
+        notification = db.session.execute(
+            change.returning(Notification).execution_options(**FRESH_ROW)).scalar_one_or_none()
+        if notification is not None:
+            record_event(notification, at=now, worker=worker, detail=detail)
+    announce_row(notification, now)  # callbacks, in this same transaction
     return notification
 
 
@@ -97,7 +100,9 @@ def _prepared(target: Status, notification_id: uuid.UUID, token: uuid.UUID, *, n
     statement = prepared_change(target, tuple(sorted(values)), claim)
     parameters = {"nid": notification_id, "token": token, "now": now, "worker": worker,
                   "detail": detail, **{f"set_{name}": value for name, value in values.items()}}
-    return db.session.execute(statement, parameters).one_or_none()
+    changed = db.session.execute(statement, parameters).one_or_none()
+    announce_row(changed, now)
+    return changed
 
 
 def claim_for_delivery(
@@ -232,14 +237,8 @@ def record_receipt(
 ) -> Notification | None:
     """A provider's delivery receipt: `sent` moves on to `delivered` or `failed`, once."""
     values = {"error_code": error_code, "error_message": detail} if target is Status.FAILED else {}
-    return transition(
-        notification_id,
-        target,
-        now=now,
-        detail=detail,
-        where=(Notification.provider_message_id == provider_message_id,),
-        **values,
-    )
+    return transition(notification_id, target, now=now, detail=detail,
+                      where=(Notification.provider_message_id == provider_message_id,), **values)
 
 
 def defer(
@@ -253,7 +252,8 @@ def defer(
         now=now,
         worker=worker,
         detail=f"deferred: {reason}",
-        where=(Notification.dispatch_token == token,),
+        # Only a claim is handed back (a failure reaches `scheduled` by a replay alone).
+        where=(Notification.dispatch_token == token, Notification.status == Status.SENDING.value),
         attempts=Notification.attempts - 1,
         deliver_at=deliver_at,
         dispatch_token=uuid.uuid4(),

@@ -213,7 +213,8 @@ class IdempotencyKey(db.Model):
     service: Mapped[str] = mapped_column(String(100), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
-    notification_id: Mapped[uuid.UUID] = mapped_column(
+    # None: the answer names no single notification (a replay by filter).
+    notification_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("notifications.id", ondelete="CASCADE")
     )
     response: Mapped[dict] = mapped_column(JSONB)

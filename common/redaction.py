@@ -37,6 +37,8 @@ _PHONE = re.compile(r"(?<![\w+])\+\d{7,15}(?!\d)")
 _API_KEY = re.compile(r"hrd_(live|test)_[\w-]+")
 # A Telegram bot token ("<bot id>:<secret>"): it travels in the Bot API's URL path.
 _BOT_TOKEN = re.compile(r"(?<!\d)(\d{5,15}):[A-Za-z0-9_-]{30,}")
+# A webhook signing secret (common/webhooks/signing.py): shown as its prefix only.
+_WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]+")
 # psycopg2's detail lines repeat the offending row's values (also inside an exception's repr,
 # where the line break is written `\n`).
 _DB_DETAIL = re.compile(r"^(DETAIL|HINT|CONTEXT|LINE \d+):.*$", re.MULTILINE)
@@ -58,12 +60,13 @@ def _mask_phone(match: re.Match) -> str:
 
 
 def scrub(text: str) -> str:
-    """`text` with addresses, phone numbers, API keys, bot tokens and database detail lines masked."""
+    """`text` with addresses, phone numbers, API keys, bot tokens, webhook secrets and database detail lines masked."""
     text = _SQL_PARAMETERS.sub("[parameters hidden]", text)
     text = _DB_DETAIL.sub(lambda m: f"{m.group(1)}: [hidden]", text)
     text = _DB_DETAIL_ESCAPED.sub(lambda m: f"\\n{m.group(1)}: [hidden]", text)
     text = _API_KEY.sub(lambda m: f"hrd_{m.group(1)}_[hidden]", text)
     text = _BOT_TOKEN.sub(lambda m: f"{m.group(1)}:[hidden]", text)
+    text = _WEBHOOK_SECRET.sub("whsec_[hidden]", text)
     text = _EMAIL.sub(_mask_email, text)
     return _PHONE.sub(_mask_phone, text)
 

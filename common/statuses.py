@@ -22,8 +22,9 @@ class Status(StrEnum):
 
 # target status -> the statuses it may be reached from
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    # Back from a claim that found the recipient inside quiet hours (a late retry).
-    Status.SCHEDULED: frozenset({Status.SENDING}),
+    # Back from a claim that found the recipient inside quiet hours (a late retry),
+    # or a failed notification the caller asked to send again (a replay).
+    Status.SCHEDULED: frozenset({Status.SENDING, Status.FAILED}),
     Status.SENDING: frozenset({Status.SCHEDULED, Status.RETRYING}),
     Status.SENT: frozenset({Status.SENDING}),
     # Retrying is also where the sweeper puts a claim whose lease ran out.

@@ -1,7 +1,8 @@
 """The queue topology and task names: the contract between the API and the workers.
 
 One durable topic exchange, one durable queue per channel bound by the channel's
-routing key, and a maintenance queue for the relay and the sweeper. Topic, not
+routing key, a maintenance queue for the relay and the sweeper, and a webhooks
+queue for status callbacks to callers. Topic, not
 direct, because Celery's native delayed delivery for quorum queues needs it.
 """
 
@@ -14,15 +15,22 @@ from common import channels
 EXCHANGE_NAME = "notifications"
 CHANNELS = channels.names()
 MAINTENANCE_QUEUE = "maintenance"
-# Every queue a pool consumes: one per channel, then the maintenance queue.
-QUEUES = (*(c.queue for c in channels.all_channels()), MAINTENANCE_QUEUE)
+WEBHOOKS_QUEUE = "webhooks"
+# Every queue a pool consumes: one per channel, then maintenance and webhooks.
+QUEUES = (*(c.queue for c in channels.all_channels()), MAINTENANCE_QUEUE, WEBHOOKS_QUEUE)
 
 RELAY_TASK = "herald.maintenance.relay"
 SWEEP_TASK = "herald.maintenance.sweep"
+WEBHOOK_TASK = "herald.webhooks.deliver"
 
 
 def delivery_task_name(channel: str) -> str:
     return f"herald.deliver.{channel}"
+
+
+def task_for_queue(queue: str) -> str:
+    """The task a publication on `queue` runs: a callback, or a channel's delivery."""
+    return WEBHOOK_TASK if queue == WEBHOOKS_QUEUE else delivery_task_name(queue)
 
 
 def exchange() -> Exchange:
@@ -33,6 +41,7 @@ def task_queues(quorum: bool = False) -> tuple[Queue, ...]:
     arguments = {"x-queue-type": "quorum"} if quorum else None
     bindings = [(c.queue, c.routing_key) for c in channels.all_channels()]
     bindings.append((MAINTENANCE_QUEUE, MAINTENANCE_QUEUE))
+    bindings.append((WEBHOOKS_QUEUE, WEBHOOKS_QUEUE))
     return tuple(
         Queue(name, exchange(), routing_key=key, durable=True, queue_arguments=arguments)
         for name, key in bindings
@@ -45,4 +54,5 @@ def task_routes() -> dict[str, dict[str, str]]:
               for c in channels.all_channels()}
     for task in (RELAY_TASK, SWEEP_TASK):
         routes[task] = {"queue": MAINTENANCE_QUEUE, "routing_key": MAINTENANCE_QUEUE}
+    routes[WEBHOOK_TASK] = {"queue": WEBHOOKS_QUEUE, "routing_key": WEBHOOKS_QUEUE}
     return routes

@@ -39,6 +39,8 @@ os.environ.update(
     RATE_LIMIT_WRITES="100000/second",
     RATE_LIMIT_READS="100000/second",
     RATE_LIMIT_KEY_PREFIX=f"herald-test-{RUN_ID}",
+    # Callbacks go to local receivers on loopback; production's refusal has its own tests.
+    WEBHOOK_ALLOW_PRIVATE_URLS="true",
 )
 
 from common.config import settings  # noqa: E402  (after the environment is set)

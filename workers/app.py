@@ -13,7 +13,7 @@ from common.db import create_base_app, db
 from workers import providers
 
 # Task modules, loaded by name when the worker starts: none of them imports this one.
-TASK_MODULES = ("workers.delivery", "workers.maintenance")
+TASK_MODULES = ("workers.delivery", "workers.maintenance", "workers.webhooks")
 
 _settings = settings_from_environment()
 flask_app = create_base_app(_settings, name="herald-worker", connections=_settings.worker_concurrency)

@@ -37,6 +37,7 @@ from common.templates.time_limit import render_budget
 
 # What rendering the items' templates may take in all: slow templates cannot hold a worker long.
 BATCH_RENDER_SECONDS = 10.0
+from common.webhooks.emission import announce
 
 
 @dataclass
@@ -127,6 +128,9 @@ def insert_planned(api_key: ApiKey, plans: dict[int, Plan], config: Settings,
     session.execute(insert(NotificationEvent.__table__), events)
     if publications:
         dispatch.register(session, publications)
+    for row in rows:
+        if row["status"] == Status.SUPPRESSED:
+            announce(row["id"], row["service"], row["status"], row["error_code"], row["reference"], now)
     metrics.on_commit(session, lambda: _count_accepted(rows))
     return written
 

@@ -27,6 +27,7 @@ from common.db import db
 from common.errors import Conflict, NotFound
 from common.models import ApiKey, IdempotencyKey, Notification, NotificationEvent, NotificationGroup
 from common.statuses import Status
+from common.webhooks.emission import announce_row
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ def add_planned(api_key: ApiKey, plan: Plan, config: Settings, now: datetime, *,
                                                  reminder_offset=reminder_offset))
         db.session.add(row)
         lifecycle.record_event(row, at=now, detail=first_event_detail(planned))
+        if planned.status is Status.SUPPRESSED:
+            announce_row(row, now)  # the one status a notification is created in that callers hear
         shifted = planned.status is Status.SCHEDULED and planned.schedule.reason == "quiet_hours"
         metrics.on_commit(db.session, partial(metrics.notification_accepted, row.channel, shifted))
         dispatch.publish_after_commit(row, now)

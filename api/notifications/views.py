@@ -7,8 +7,9 @@ import uuid
 from flask import Blueprint, current_app, g, jsonify, request
 
 from api.auth import requires_api_key
-from api.notifications import serialize, service
+from api.notifications import retry_service, serialize, service
 from api.notifications.planning import plan_request
+from api.notifications.retry_schema import Replayed, RetryFilter, example_retry_filter, parse_retry_filter
 from api.notifications.schema import ListQuery, NotificationBody, parse_list_query, parse_notification
 from api.notifications.serialize import (
     Accepted, AcceptedGroup, NotificationDetail, NotificationPage, NotificationSummary, Preview,
@@ -111,3 +112,35 @@ def cancel(notification_id: uuid.UUID):
 def hurry(notification_id: uuid.UUID):
     notification = service.send_now(g.api_key, str(notification_id), utcnow())
     return jsonify(serialize.notification_summary(notification)), 202
+
+
+@bp.post("/<uuid:notification_id>/retry")
+@documented(summary="Send a failed notification again", tag="notifications",
+            parameters=(NOTIFICATION_ID,), errors=(409,),
+            description="Once the cause is fixed: the same notification, one more attempt under "
+                        "a new dispatch token; its history names the key that asked.",
+            answers={202: Answer("Scheduled again, due now.", NotificationSummary)})
+@requires_api_key
+def retry(notification_id: uuid.UUID):
+    notification = retry_service.retry_one(g.api_key, str(notification_id), utcnow())
+    return jsonify(serialize.notification_summary(notification)), 202
+
+
+@bp.post("/retry")
+@documented(summary="Send failed notifications again, by filter", tag="notifications",
+            body=RetryFilter, example=example_retry_filter, parameters=(IDEMPOTENCY_KEY,),
+            errors=(409,),
+            answers={202: Answer("How many were scheduled again.", Replayed,
+                                 headers={"Idempotent-Replayed": "`true` when this is the first "
+                                                                 "answer given again."})})
+@requires_api_key
+def retry_filtered():
+    wanted = parse_retry_filter(json_body())
+    answer, replayed = retry_service.retry_many(
+        g.api_key, wanted, idempotency_key=idempotency_key(),
+        config=current_app.config["HERALD_SETTINGS"], now=utcnow())
+    response = jsonify(answer)
+    response.status_code = 202
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response

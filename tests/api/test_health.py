@@ -16,7 +16,7 @@ from tests.support.broker import purge
 from tests.support.factories import email_body, sms_body
 from tests.support.settings import replace
 
-QUEUES = ("push", "email", "sms", "telegram", "maintenance")
+QUEUES = ("push", "email", "sms", "telegram", "maintenance", "webhooks")
 
 # Port 1 refuses connections at once, so the checks fail fast.
 DEAD_DATABASE = "postgresql+psycopg2://postgres@127.0.0.1:1/herald"
@@ -135,6 +135,7 @@ def test_ready_reports_each_queues_backlog_and_its_consumers(client, auth, empty
         "sms": {"messages": 3, "consumers": 0},
         "telegram": {"messages": 0, "consumers": 0},
         "maintenance": {"messages": 0, "consumers": 0},
+        "webhooks": {"messages": 0, "consumers": 0},
     }
 
 

@@ -85,3 +85,17 @@ def test_a_relay_chunk_or_run_that_could_not_make_progress_is_refused_at_start(
 
     with pytest.raises(ConfigError, match=name):
         load_settings()
+
+
+def test_the_webhook_retry_schedule_is_read_as_waits_in_seconds(monkeypatch):
+    monkeypatch.setenv("WEBHOOK_RETRY_SCHEDULE_SECONDS", "1, 2.5,60")
+
+    assert load_settings().webhook_retry_schedule == (1.0, 2.5, 60.0)
+
+
+@pytest.mark.parametrize("value", ["soon", "5,-1", ","])
+def test_a_webhook_retry_schedule_that_is_not_waits_is_refused_at_start(monkeypatch, value):
+    monkeypatch.setenv("WEBHOOK_RETRY_SCHEDULE_SECONDS", value)
+
+    with pytest.raises(ConfigError, match="webhook_retry_schedule|WEBHOOK_RETRY_SCHEDULE_SECONDS"):
+        load_settings()

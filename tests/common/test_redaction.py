@@ -51,6 +51,14 @@ def test_scrub_masks_a_telegram_bot_token_in_a_bot_api_path_and_keeps_the_bot_id
     assert line == 'https://api.telegram.org:443 "POST /bot7012345678:[hidden]/sendMessage HTTP/1.1" 200 212'
 
 
+def test_scrub_masks_a_webhook_signing_secret():
+    from common.webhooks.signing import new_secret
+
+    secret = new_secret()
+
+    assert scrub(f"endpoint secret {secret} rotated") == "endpoint secret whsec_[hidden] rotated"
+
+
 def test_messages_and_their_arguments_are_masked(captured):
     logger, written = captured
 

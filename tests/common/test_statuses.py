@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from common import lifecycle
+from common import lifecycle, replay
 from common.models import Notification, NotificationEvent, utcnow
 from common.statuses import Status
 
@@ -27,11 +27,12 @@ EXPECTED_MOVES: dict[Status, set[Status]] = {
     # A provider's receipt, once.
     S.SENT: {S.DELIVERED, S.FAILED},
     S.DELIVERED: set(),
-    S.FAILED: set(),
+    # Only a caller's replay, which schedules it again.
+    S.FAILED: {S.SCHEDULED},
     S.CANCELLED: set(),
     S.SUPPRESSED: set(),
 }
-TERMINAL = [S.DELIVERED, S.FAILED, S.CANCELLED, S.SUPPRESSED]
+TERMINAL = [S.DELIVERED, S.CANCELLED, S.SUPPRESSED]
 # Suppressed is decided when a notification is created; no update ever moves a row there.
 TARGETS = [s for s in Status if s is not S.SUPPRESSED]
 MESSAGE_ID = "provider-message-1"
@@ -136,6 +137,10 @@ def _deferred(notification_id, token):
                            worker="push@test", now=utcnow())
 
 
+def _replayed(notification_id, token):
+    return replay.replay_failed(notification_id, requested_by="hrd_test_abc", now=utcnow())
+
+
 OPERATIONS = {
     "claim_for_delivery": (_claim, S.SENDING),
     "mark_sent": (_sent, S.SENT),
@@ -145,12 +150,19 @@ OPERATIONS = {
     "record_receipt delivered": (_delivered_receipt, S.DELIVERED),
     "record_receipt failed": (_failed_receipt, S.FAILED),
     "defer": (_deferred, S.SCHEDULED),
+    "replay_failed": (_replayed, S.SCHEDULED),
 }
+# Two ways into `scheduled`, each from its own status: a claim handed back, a failure replayed.
+ONLY_FROM = {"defer": S.SENDING, "replay_failed": S.FAILED}
+
+
+def operation_allowed(name: str, source: Status, target: Status) -> bool:
+    return target in EXPECTED_MOVES[source] and ONLY_FROM.get(name, source) is source
 
 
 def every_operation_from_every_status() -> list:
-    return [pytest.param(operation, source, target, target in EXPECTED_MOVES[source],
-                         id=f"{name} from {source} {verdict(target in EXPECTED_MOVES[source])}")
+    return [pytest.param(operation, source, target, operation_allowed(name, source, target),
+                         id=f"{name} from {source} {verdict(operation_allowed(name, source, target))}")
             for name, (operation, target) in OPERATIONS.items() for source in Status]
 
 

@@ -9,7 +9,7 @@ from tests.support.factories import push_body
 from tests.support.processes import start_worker
 from tests.support.waiting import wait_until
 
-QUEUES = ("push", "email", "sms", "telegram", "maintenance")
+QUEUES = ("push", "email", "sms", "telegram", "maintenance", "webhooks")
 BACKLOG = 12
 
 
@@ -43,5 +43,6 @@ def test_ready_counts_a_running_pool_and_the_backlog_no_pool_drains(client, auth
         "sms": {"messages": 0, "consumers": 0},
         "telegram": {"messages": 0, "consumers": 0},
         "maintenance": {"messages": 0, "consumers": 0},
+        "webhooks": {"messages": 0, "consumers": 0},
     }
     print(f"\n[e2e] /ready with an email pool and {BACKLOG} push tasks waiting: {body}")

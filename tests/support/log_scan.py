@@ -32,6 +32,8 @@ SHAPES = {
     "oauth token": re.compile(r"ya29\.[\w-]{8,}"),
     "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
     "telegram bot token": re.compile(r"\d{5,15}:[\w-]{30,}"),
+    "webhook signing secret": re.compile(r"whsec_[A-Za-z0-9+/]{8,}"),
+    "webhook signature": re.compile(r"v1,[A-Za-z0-9+/]{40,}={0,2}"),
 }
 # Where Herald's own mail comes from: configuration, not a person's address.
 ALLOWED = {"notifications@herald.example", "support@herald.example", "notify@herald.test",

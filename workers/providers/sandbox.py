@@ -3,8 +3,9 @@
 Magic recipients simulate failures. For push tokens and email addresses:
 `herald-fail-permanent` anywhere in the address fails permanently,
 `herald-fail-transient-N` fails transiently on the first N attempts and then
-succeeds, `herald-timeout` waits out the provider timeout and fails
-transiently. For SMS, the numbers +15005550001 (permanent), +1500555010N
+succeeds, `herald-reject-first-N` fails permanently on the first N attempts
+(a cause fixed later: a replay then sends it), `herald-timeout` waits out the
+provider timeout and fails transiently. For SMS, the numbers +15005550001 (permanent), +1500555010N
 (transient N times, N = 1..9) and +15005550009 (timeout) do the same; for
 Telegram, the usernames @herald_fail_permanent, @herald_fail_transient_N and
 @herald_timeout (a username allows no hyphens).
@@ -25,6 +26,7 @@ from workers.providers.base import DeliveryRequest, PermanentError, Receipt, Tra
 _TRANSIENT = re.compile(r"herald[-_]fail[-_]transient[-_](\d+)|^\+1500555010(\d)$")
 _PERMANENT = ("herald-fail-permanent", "herald_fail_permanent", "+15005550001")
 _TIMEOUT = ("herald-timeout", "herald_timeout", "+15005550009")
+_REJECTED_FIRST = re.compile(r"herald-reject-first-(\d+)")
 
 
 class SandboxProvider:
@@ -60,6 +62,9 @@ class SandboxProvider:
         recipient = request.recipient
         if any(magic in recipient for magic in _PERMANENT):
             raise PermanentError("sandbox_rejected", "the sandbox rejects this recipient")
+        rejected = _REJECTED_FIRST.search(recipient)
+        if rejected and request.attempt <= int(rejected.group(1)):
+            raise PermanentError("sandbox_rejected", f"the sandbox rejects attempt {request.attempt}")
         if any(magic in recipient for magic in _TIMEOUT):
             time.sleep(self.timeout)
             raise TransientError("sandbox_timeout", f"no answer within {self.timeout}s")

@@ -1,0 +1,1 @@
+"""The /v1/webhooks resource: a service's callback endpoints and their message log."""

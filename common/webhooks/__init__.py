@@ -1,0 +1,1 @@
+"""Status callbacks to calling services: endpoints, signed messages, their delivery and log."""
