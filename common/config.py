@@ -19,7 +19,7 @@ from limits import parse_many
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import NoDecode
 
-from common.environment import ConfigError, FromEnvironment, flag, seconds
+from common.environment import ConfigError, FromEnvironment, flag, items, seconds
 from common.locales import locale_problem
 from common.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours
 from common.vendor_settings import (SMTP_SECURITY_MODES, FcmSettings, SmtpSettings, TelegramSettings,
@@ -188,20 +188,8 @@ class Settings(FromEnvironment):
         lambda value: flag(value))
     _rate_limit = field_validator("rate_limit_writes", "rate_limit_reads")(
         lambda value: check_rate_limit(value))
-
-    @field_validator("lost_lease_fails", mode="before")
-    @classmethod
-    def _channel_list(cls, value):
-        if isinstance(value, str):
-            return frozenset(c.strip() for c in value.split(",") if c.strip())
-        return value
-
-    @field_validator("sms_senders", mode="before")
-    @classmethod
-    def _sender_list(cls, value):
-        if isinstance(value, str):
-            return tuple(s.strip() for s in value.split(",") if s.strip())
-        return value
+    _to_items = field_validator("lost_lease_fails", "sms_senders", "extra_channels", mode="before")(
+        lambda value: items(value))
 
     @field_validator("default_locale")
     @classmethod
@@ -214,17 +202,10 @@ class Settings(FromEnvironment):
     @classmethod
     def _wait_list(cls, value):
         if isinstance(value, str):
-            waits = tuple(float(w) for w in value.split(",") if w.strip())
+            waits = tuple(float(w) for w in items(value))
             if not waits or min(waits) < 0:
                 raise ValueError("expected waits in seconds such as 5,300,1800")
             return waits
-        return value
-
-    @field_validator("extra_channels", mode="before")
-    @classmethod
-    def _module_list(cls, value):
-        if isinstance(value, str):
-            return tuple(m.strip() for m in value.split(",") if m.strip())
         return value
 
     @field_validator("quiet_hours", mode="before")

@@ -60,3 +60,8 @@ def seconds(value):
 def flag(value):
     """A true/false switch: 1, true, yes or on (any case) is true, anything else false."""
     return value.strip().lower() in TRUE_WORDS if isinstance(value, str) else value
+
+
+def items(value):
+    """A comma-separated list (`push, sms`) as a tuple of its non-blank items, stripped."""
+    return tuple(item.strip() for item in value.split(",") if item.strip()) if isinstance(value, str) else value
