@@ -121,13 +121,14 @@ def test_an_item_delivered_while_streaming_arrives_live(db, hub):
 
 def test_on_the_embedded_broker_the_stream_polls_the_database(db):
     key, _secret = create_api_key("window-service")
+    key_id = key.id  # read now: the stream closes the session
     inbox = Inbox("window-service", f"user-{uuid.uuid4().hex[:8]}")
     config = replace(settings(), inbox_stream_poll=0.2, inbox_stream_keepalive=0.5)
     events = inbox_events(inbox, since=0, expires_at=time.time() + 5, hub=None, config=config)
     assert next(events).endswith(": subscribed\n\n")
     next(text for text in events if text == ": keepalive\n\n")  # replayed, now polling
 
-    [nid] = deliver(db, inbox, key.id, 1, 0)
+    [nid] = deliver(db, inbox, key_id, 1, 0)
     started = time.monotonic()
     arrived = next(text for text in events if "event: notification" in text)
     took = time.monotonic() - started
