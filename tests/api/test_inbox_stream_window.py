@@ -55,7 +55,7 @@ class RecordingHub(Hub):
 
     heard: list[dict]
 
-    def subscribe(self, inbox, timeout=10.0):
+    def subscribe(self, inbox, timeout=None):
         subscription = super().subscribe(inbox, timeout)
         put = subscription.events.put
         self.heard = []

@@ -125,3 +125,23 @@ def test_a_client_whose_replica_dies_catches_up_on_the_other(
     assert delivered(recipient) == 25
     print(f"\nreplica killed after {len(got)} items; on the other replica, from Last-Event-ID "
           f"{got[-1].id}: {len(rest)} items, seqs {rest[0].id}..{rest[-1].id}, none lost or twice")
+
+
+def test_marking_read_in_one_tab_updates_the_count_in_the_others(
+        client, auth, db, inapp_pools, replicas):
+    recipient = new_recipient()
+    token = inbox_token(client, auth, recipient)
+    tabs = [EventStream(base, token) for base in replicas]
+    for tab in tabs:
+        tab.wait_subscribed()
+    posted = post_items(client, auth, recipient, 3)
+    for tab in tabs:
+        tab.notifications(3)
+
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.post(f"/v1/inbox/{posted[0]}/read", headers=headers).get_json()["unread"] == 2
+    assert client.post("/v1/inbox/read-all", headers=headers).get_json()["unread"] == 0
+
+    for tab in tabs:
+        assert tab.counts(2) == [{"unread": 2, "unseen": 2}, {"unread": 0, "unseen": 0}]
+        tab.close()

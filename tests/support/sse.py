@@ -66,6 +66,17 @@ class EventStream:
                 found.append(item)
         return found
 
+    def counts(self, count: int, timeout: float = 30.0) -> list[dict]:
+        """The data of the next `count` count events (other events and comments skipped)."""
+        found, deadline = [], time.monotonic() + timeout
+        while len(found) < count:
+            assert time.monotonic() < deadline, f"only {len(found)} of {count} count events came"
+            item = self.next()
+            assert item is not None, "the stream closed"
+            if isinstance(item, Event) and item.event == "count":
+                found.append(item.data)
+        return found
+
     def until_keepalive(self) -> list[Event]:
         """Every event before the next keepalive comment: what the stream had left to send."""
         found = []
