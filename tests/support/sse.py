@@ -86,5 +86,13 @@ class EventStream:
                 found.append(item)
         return found
 
+    def everything(self) -> list[Event]:
+        """Every event until the server closes the stream (its token expired)."""
+        found = []
+        while (item := self.next()) is not None:
+            if isinstance(item, Event):
+                found.append(item)
+        return found
+
     def close(self) -> None:
         self.response.close()
