@@ -279,6 +279,24 @@ def _leave_for_relay(session, publications: list[Publication]) -> None:
         log.warning("could not hand %d rows back to the relay: %s", len(publications), exc)
 
 
+def publish_inbox_event(event: dict) -> bool:
+    """Tell the streams to look at one inbox now: after the commit, confirmed, best effort (the
+    rows are the truth). None on the embedded broker, whose streams read the database instead."""
+    app, exchange = celery_app(), topology.inbox_exchange()
+    if app.conf.broker_url.startswith("filesystem"):
+        return False  # nothing listens: the event would pile up as an undeliverable file
+    try:
+        with app.producer_or_acquire() as producer:
+            producer.publish(event, exchange=exchange, serializer="json", declare=[exchange],
+                             routing_key=topology.inbox_routing_key(event["service"],
+                                                                    event["recipient"]),
+                             retry=False, timeout=app.conf.broker_connection_timeout)
+        return True
+    except Exception as exc:  # the broker is down: the streams catch up from the database
+        log.warning("publishing an inbox event failed: %s", exc)
+        return False
+
+
 def _hand_back(ids_and_tokens: list[tuple[uuid.UUID, uuid.UUID]]):
     """Not enqueued any more: only rows still pending under that token (a newer enqueue stays)."""
     return (

@@ -9,10 +9,10 @@ logger, handler or format can forget them:
   SQLAlchemy is written as its class, SQLSTATE and the names of the constraint,
   table and column involved (schema names, not data), never its message.
   (The engine's `hide_parameters` keeps SQLAlchemy's own `[parameters: ...]` out.)
-- Email addresses, E.164 phone numbers, API keys and Telegram bot tokens in
-  any message or traceback are masked, whatever put them there (a path in the
-  access log, a user agent, an exception's text, urllib3's debug line of a
-  Bot API URL).
+- Email addresses, E.164 phone numbers, API keys, Telegram bot tokens and
+  inbox tokens in any message or traceback are masked, whatever put them there
+  (a path in the access log, a user agent, an exception's text, urllib3's
+  debug line of a Bot API URL).
 
 Push tokens and Telegram chat ids have no recognisable shape: code that logs
 one masks it itself (`common.channels.push.mask_push_token`,
@@ -39,6 +39,8 @@ _API_KEY = re.compile(r"hrd_(live|test)_[\w-]+")
 _BOT_TOKEN = re.compile(r"(?<!\d)(\d{5,15}):[A-Za-z0-9_-]{30,}")
 # A webhook signing secret (common/webhooks/signing.py): shown as its prefix only.
 _WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]+")
+# An end user's inbox token (a JWT: three base64url parts, the first a JSON header).
+_INBOX_TOKEN = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]+")
 # psycopg2's detail lines repeat the offending row's values (also inside an exception's repr,
 # where the line break is written `\n`).
 _DB_DETAIL = re.compile(r"^(DETAIL|HINT|CONTEXT|LINE \d+):.*$", re.MULTILINE)
@@ -60,13 +62,14 @@ def _mask_phone(match: re.Match) -> str:
 
 
 def scrub(text: str) -> str:
-    """`text` with addresses, phone numbers, API keys, bot tokens, webhook secrets and database detail lines masked."""
+    """`text` with addresses, phone numbers, API keys, bot tokens, webhook secrets, inbox tokens and database detail lines masked."""
     text = _SQL_PARAMETERS.sub("[parameters hidden]", text)
     text = _DB_DETAIL.sub(lambda m: f"{m.group(1)}: [hidden]", text)
     text = _DB_DETAIL_ESCAPED.sub(lambda m: f"\\n{m.group(1)}: [hidden]", text)
     text = _API_KEY.sub(lambda m: f"hrd_{m.group(1)}_[hidden]", text)
     text = _BOT_TOKEN.sub(lambda m: f"{m.group(1)}:[hidden]", text)
     text = _WEBHOOK_SECRET.sub("whsec_[hidden]", text)
+    text = _INBOX_TOKEN.sub("[inbox token]", text)
     text = _EMAIL.sub(_mask_email, text)
     return _PHONE.sub(_mask_phone, text)
 

@@ -4,9 +4,14 @@ One durable topic exchange, one durable queue per channel bound by the channel's
 routing key, a maintenance queue for the relay and the sweeper, and a webhooks
 queue for status callbacks to callers. Topic, not
 direct, because Celery's native delayed delivery for quorum queues needs it.
+Inbox events go to their own topic exchange, `inbox`, each under a key made
+from a hash of its service and recipient, so caller text never becomes routing
+syntax; each stream replica binds its own queue for the recipients connected to it.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from kombu import Exchange, Queue
 
@@ -19,6 +24,7 @@ WEBHOOKS_QUEUE = "webhooks"
 # Every queue a pool consumes: one per channel, then maintenance and webhooks.
 QUEUES = (*(c.queue for c in channels.all_channels()), MAINTENANCE_QUEUE, WEBHOOKS_QUEUE)
 
+INBOX_EXCHANGE_NAME = "inbox"
 RELAY_TASK = "herald.maintenance.relay"
 SWEEP_TASK = "herald.maintenance.sweep"
 WEBHOOK_TASK = "herald.webhooks.deliver"
@@ -56,3 +62,15 @@ def task_routes() -> dict[str, dict[str, str]]:
         routes[task] = {"queue": MAINTENANCE_QUEUE, "routing_key": MAINTENANCE_QUEUE}
     routes[WEBHOOK_TASK] = {"queue": WEBHOOKS_QUEUE, "routing_key": WEBHOOKS_QUEUE}
     return routes
+
+
+def inbox_exchange() -> Exchange:
+    # Transient: an event only says "look now"; the database holds the items.
+    return Exchange(INBOX_EXCHANGE_NAME, type="topic", durable=False, delivery_mode="transient")
+
+
+def inbox_routing_key(service: str, recipient: str) -> str:
+    """The key of a recipient's inbox events: hex, whatever the caller's ids contain."""
+    # The service's length first: no two (service, recipient) pairs spell the same text.
+    digest = hashlib.sha256(f"{len(service)}:{service}:{recipient}".encode()).hexdigest()
+    return f"inbox.{digest[:40]}"

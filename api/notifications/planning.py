@@ -103,7 +103,11 @@ def plan_request(service: str, request: NotificationRequest, config: Settings,
     if not in_force.channel_enabled(request.channel):
         raise channel_switched_off()
     recipient = None
-    if request.recipient_id is not None:
+    channel = channels.channel(request.channel)
+    if request.to is not None and channel.addressed_by_id:
+        # Addressed by the caller's id (in-app): a stored recipient's opt-out still applies.
+        recipient = lookup(service, request.to)
+    elif request.recipient_id is not None:
         recipient = lookup(service, request.recipient_id)
         if recipient is None:
             raise Invalid({"recipient_id": "no recipient with this id: create it with "
@@ -129,7 +133,7 @@ def plan_request(service: str, request: NotificationRequest, config: Settings,
                                    templates=templates or TemplateVersions(service), event=event)
     rule = quiet_rule(timezone, requested=request.quiet_hours,
                       recipient=stored_window(recipient.quiet_hours) if recipient else None,
-                      service=in_force.quiet_hours)
+                      service=in_force.quiet_hours) if channel.quiet_hours_apply else None
     due, reason = initial_deliver_at(send_at, now)
 
     def planned(to: str, suppressed_because: str | None = None) -> PlannedNotification:
@@ -139,6 +143,8 @@ def plan_request(service: str, request: NotificationRequest, config: Settings,
                                      spread_interval=config.quiet_hours_spread, timezone=timezone)
         if schedulable_problem(schedule.deliver_at):
             raise Invalid({"send_at": beyond_tables_message(schedule.deliver_at)})
+        if not channel.quiet_hours_apply:
+            schedule.detail["quiet_hours"] = f"not applied: {channel.name} never waits for them"
         status = Status.SUPPRESSED if suppressed_because else Status.SCHEDULED
         return PlannedNotification(nid, to, status, schedule, suppressed_because)
 

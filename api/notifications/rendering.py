@@ -89,7 +89,7 @@ def rendered_request(request: NotificationRequest, *, recipient: Recipient | Non
         personalisation=personalisation)
     channel = channels.channel(request.channel)
     content = _checked(channel, rendered.content, request.options)
-    return replace(request, **message_fields(channel, content),
+    return replace(request, **message_fields(channel, content, request.options),
                    template=replace(request.template, version=version.version), locale=locale)
 
 
@@ -106,5 +106,5 @@ def rerender(member: Notification, request: NotificationRequest, event: Reminder
                          **event.variables(member.timezone or UTC)})
     channel = channels.channel(member.channel)
     content = _checked(channel, rendered.content, member.options)
-    for column, value in message_fields(channel, content).items():
+    for column, value in message_fields(channel, content, member.options).items():
         setattr(member, column, value)

@@ -39,6 +39,7 @@ class Content(StrictModel):
     html: Text | None = None
     data: dict[Text, Text] | None = None
     text: Text | None = None
+    action_url: Text | None = None  # in-app: where the item leads when clicked
 
 
 class QuietHoursBody(StrictModel):
@@ -192,12 +193,11 @@ def parse_notification(payload: object) -> NotificationRequest:
     return NotificationRequest(
         channel=body.channel,
         to=body.to,
-        **message_fields(channel, body.content or Content()),
+        **message_fields(channel, body.content or Content(), _given(body.options)),
         priority=body.priority,
         timezone=body.timezone,
         send_at=send_at,
         reference=body.reference,
-        options=_given(body.options),
         recipient_id=body.recipient_id,
         quiet_hours=quiet_hours,
         template=body.template.use() if body.template else None,
@@ -206,10 +206,16 @@ def parse_notification(payload: object) -> NotificationRequest:
     )
 
 
-def message_fields(channel: channels.Channel, content: Content) -> dict:
-    """The content as a notification's columns (title, body, html, data), written or rendered."""
+def message_fields(channel: channels.Channel, content: Content, options: dict | None) -> dict:
+    """The content as a notification's columns (title, body, html, data, options), written or rendered.
+
+    Content a channel keeps among the options (in-app: action_url) joins the request's options.
+    """
+    kept = {name: getattr(content, name) for name in sorted(channel.content_options)
+            if getattr(content, name) is not None}
     return dict(title=getattr(content, channel.title_field) if channel.title_field else None,
-                body=getattr(content, channel.body_field), html=content.html, data=content.data)
+                body=getattr(content, channel.body_field), html=content.html, data=content.data,
+                options={**(options or {}), **kept} or None)
 
 
 def checked_content(channel: channels.Channel, content: Content, options: dict | None

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from common.config import Settings
 
 BUILT_IN = ("common.channels.push", "common.channels.email", "common.channels.sms",
-            "common.channels.telegram")
+            "common.channels.telegram", "common.channels.inapp")
 EXTRA_CHANNELS_VARIABLE = "HERALD_EXTRA_CHANNELS"
 SANDBOX = "sandbox"
 # Every channel without a vendor of its own delivers to the outbox file.
@@ -48,7 +48,12 @@ class Channel:
     content_check: ContentCheck | None = None  # checks beyond the limits (a vendor's own rules)
     takes_options: bool = False  # whether a request's `options` apply (push: ttl, collapse key)
     reports_segments: bool = False  # whether the provider bills in segments (SMS)
-    # The vendor for live keys, used when `vendor_settings` (an attribute of Settings) is set.
+    # Content fields kept in the notification's `options` column (in-app: action_url).
+    content_options: frozenset[str] = frozenset()
+    addressed_by_id: bool = False  # its address is the caller's id for a recipient (in-app)
+    quiet_hours_apply: bool = True  # False: delivered at once, whatever the recipient's quiet hours
+    # The vendor for live keys, used when `vendor_settings` (an attribute of Settings) is set,
+    # or always when the channel names no settings (in-app: Herald's own inbox).
     vendor: str | None = None
     vendor_settings: str | None = None
     vendor_factory: str | None = None  # "module:function(config, channel) -> Provider"
@@ -68,7 +73,8 @@ class Channel:
 
     def provider_name(self, config: Settings) -> str:
         """Which provider delivers this channel for live keys: its vendor, or the sandbox."""
-        configured = self.vendor_settings and getattr(config, self.vendor_settings) is not None
+        configured = (self.vendor_settings is None
+                      or getattr(config, self.vendor_settings) is not None)
         return self.vendor if configured and self.vendor else SANDBOX
 
     def build_provider(self, config: Settings, sandbox: bool = False):

@@ -207,6 +207,7 @@ def test_counts_every_event_of_the_callers_service_by_status_channel_and_worker(
         "email": counts(scheduled=1, sending=1, failed=1),
         "sms": counts(scheduled=1, cancelled=1),
         "telegram": counts(),  # every channel is listed, one without traffic at zero
+        "inapp": counts(),
     }
     assert got["by_worker"] == {
         "email@a": counts(sending=1, failed=1),

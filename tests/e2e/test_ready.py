@@ -9,7 +9,7 @@ from tests.support.factories import push_body
 from tests.support.processes import start_worker
 from tests.support.waiting import wait_until
 
-QUEUES = ("push", "email", "sms", "telegram", "maintenance", "webhooks")
+QUEUES = ("push", "email", "sms", "telegram", "inapp", "maintenance", "webhooks")
 BACKLOG = 12
 
 
@@ -42,6 +42,7 @@ def test_ready_counts_a_running_pool_and_the_backlog_no_pool_drains(client, auth
         "email": {"messages": 0, "consumers": 1},
         "sms": {"messages": 0, "consumers": 0},
         "telegram": {"messages": 0, "consumers": 0},
+        "inapp": {"messages": 0, "consumers": 0},
         "maintenance": {"messages": 0, "consumers": 0},
         "webhooks": {"messages": 0, "consumers": 0},
     }

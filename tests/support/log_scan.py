@@ -30,6 +30,7 @@ SHAPES = {
     "email address": re.compile(r"[\w.!#$%&'+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+"),
     "phone number": re.compile(r"(?<![\w+])\+\d{7,15}(?!\d)"),
     "oauth token": re.compile(r"ya29\.[\w-]{8,}"),
+    "inbox token": re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"),
     "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
     "telegram bot token": re.compile(r"\d{5,15}:[\w-]{30,}"),
     "webhook signing secret": re.compile(r"whsec_[A-Za-z0-9+/]{8,}"),
