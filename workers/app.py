@@ -48,6 +48,19 @@ def _check_concurrency(concurrency) -> None:
                          "set WORKER_CONCURRENCY instead")
 
 
+@worker_init.connect
+def _declare_every_queue(**_kwargs):
+    # Celery's native delayed delivery (quorum queues) binds every queue of the
+    # topology to its delay exchanges when a worker starts, and gives up on all
+    # of them if one is missing: a push pool must not depend on an email pool
+    # having started first.
+    if config.quorum_queues:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=30)
+            for queue in app.amqp.queues.values():
+                queue(connection.default_channel).declare()
+
+
 @worker_process_shutdown.connect  # a prefork child
 @worker_shutdown.connect  # the threads pool's one process
 def _close_providers(**_kwargs):
