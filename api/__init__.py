@@ -17,6 +17,7 @@ from api.rate_limits import init_rate_limits
 from api.receipts import views as receipts
 from api.recipients import views as recipients
 from api.reminders import views as reminders
+from common import maintenance_runs  # noqa: F401  (its table, for `flask db` and the metadata)
 from common.celery_app import celery_init_app
 from common.config import PROJECT_ROOT, Settings, settings as current_settings
 from common.db import create_base_app, db

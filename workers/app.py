@@ -20,6 +20,7 @@ flask_app = create_base_app(_settings, name="herald-worker", connections=_settin
 app = celery_init_app(flask_app, include=TASK_MODULES)
 # Task events leave from the event loop's thread only (see workers/events.py).
 app.events_cls = "workers.events:WorkerEvents"
+app.conf.worker_consumer = "workers.delayed_delivery:Consumer"
 app.set_default()  # the app @shared_task binds to, in this process
 config: Settings = flask_app.config["HERALD_SETTINGS"]
 

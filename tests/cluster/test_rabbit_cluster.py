@@ -92,9 +92,9 @@ def test_kill_9_of_the_push_leader_loses_nothing(rabbit, cluster_app, cluster_db
     ids = insert_due_pushes(owner(), TOTAL)
     assert relay_everything(config) == TOTAL  # all 1,000 in the queue before the pool starts
 
-    fleet.worker("push", concurrency=CONCURRENCY, env={**cluster_env, **POOL})
-    wait_for_sent(150, timeout=120, interval=0.05)
     leader = _wait_for_leader(rabbit)
+    fleet.worker("push", concurrency=CONCURRENCY, env={**cluster_env, **POOL})
+    wait_for_sent(100, timeout=120, interval=0.05)
     killed_at, at_kill = utcnow(), status_counts()
     rabbit.kill_node(leader)
     clock = Stopwatch()
