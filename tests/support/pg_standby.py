@@ -86,6 +86,9 @@ class PrimaryAndStandby:
         with open(self.standby_dir / "postgresql.auto.conf", "a") as conf:
             # The same settings as the primary's, but its own port and name in the stream.
             conf.write(f"port = {self.standby_port}\n")
+            # Once promoted it is alone: waiting for a synchronous standby of its own
+            # (the setting pg_basebackup copied) would hang every commit.
+            conf.write("synchronous_standby_names = ''\n")
             conf.write(f"primary_conninfo = 'host=127.0.0.1 port={self.primary_port} "
                        f"user=postgres application_name={STANDBY_NAME}'\n")
         self._pg_ctl(self.standby_dir, "start", "-w", "-t", "60")
