@@ -90,6 +90,7 @@ class RabbitCluster:
         # The broker's own output (its node names look like addresses to the log scan):
         # not one of Herald's logs, so not in LOG_FILES.
         log_path = node.base / "server.log"
+        node.base.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
             node.process = subprocess.Popen(
                 [str(RABBITMQ_BIN / "rabbitmq-server")], env=self._environment(node),
