@@ -25,7 +25,10 @@ class ClusterDelayedDelivery(DelayedDelivery):
     def start(self, c) -> None:
         app = c.app
         self._validate_configuration(app)
-        for broker_url in self._validate_broker_urls(app.conf.broker_url):
+        valid = self._validate_broker_urls(app.conf.broker_url)  # a set: the order is BROKER_URL's
+        ordered = app.conf.broker_url.split(";") if isinstance(app.conf.broker_url, str) \
+            else app.conf.broker_url
+        for broker_url in dict.fromkeys(url for url in ordered if url in valid):
             try:
                 self._setup_delayed_delivery(c, broker_url)
                 return

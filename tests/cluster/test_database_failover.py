@@ -116,6 +116,37 @@ class Callers:
             self.answers["gave up"] += 1
 
 
+class Probe(threading.Thread):
+    """One request every 0.1 s through the failover, Retry-After ignored: how long the API refused."""
+
+    def __init__(self, base: str, api_key: str, clock: Stopwatch):
+        super().__init__(daemon=True)
+        self.base, self.headers, self.clock = base, {"Authorization": f"Bearer {api_key}"}, clock
+        self.answers: list[tuple[float, int]] = []
+        self.accepted: list[str] = []
+        self.stop = threading.Event()
+
+    def run(self):
+        with requests.Session() as session:
+            n = 0
+            while not self.stop.is_set():
+                n += 1
+                answer = session.post(f"{self.base}/v1/notifications", headers=self.headers,
+                                      json=push_body(f"probe-device-{n}"), timeout=30)
+                self.answers.append((self.clock(), answer.status_code))
+                if answer.status_code == 202:
+                    self.accepted.append(answer.json()["id"])
+                time.sleep(0.1)
+
+    def seconds_of_503(self) -> float:
+        """From the first 503 to the first 202 after the last one."""
+        refused = [t for t, status in self.answers if status == 503]
+        if not refused:
+            return 0.0
+        back = next(t for t, status in self.answers if t > refused[-1] and status == 202)
+        return back - refused[0]
+
+
 def _rows(ids: list[str]) -> Counter:
     from common.db import db
 
@@ -144,15 +175,20 @@ def test_a_failover_costs_seconds_of_503_and_no_accepted_notification(
     callers.start()
     wait_until(lambda: len(callers.accepted) >= FAIL_OVER_AFTER, timeout=120, interval=0.05)
     accepted_before = len(callers.accepted)
+    probe = Probe(base, secret, callers.clock)
+    probe.start()
+    time.sleep(0.5)
     stopped_at = callers.clock()
     standby.stop_primary()
     time.sleep(PROMOTE_AFTER_SECONDS)
     standby.promote_standby()
     promoted_at = callers.clock()
     callers.join(timeout=300)
+    probe.stop.set()
+    probe.join(timeout=60)
 
     with standby_app.app_context():
-        accepted = list(callers.accepted)
+        accepted = list(callers.accepted) + probe.accepted
         wait_until(lambda: _rows(accepted).get("sent", 0) + _lost(accepted) >= len(accepted),
                    timeout=300, interval=1, message=f"not all sent: {_rows(accepted)}")
         rows = _rows(accepted)
@@ -163,14 +199,18 @@ def test_a_failover_costs_seconds_of_503_and_no_accepted_notification(
            accepted_before_failover=accepted_before, answers=dict(callers.answers),
            primary_stopped_s=stopped_at, standby_promoted_s=promoted_at,
            first_503_s=min(refused, default=0.0), last_503_s=max(refused, default=0.0),
-           seconds_of_503=(max(refused) - min(refused)) if refused else 0.0,
+           callers_503_s=(max(refused) - min(refused)) if refused else 0.0,
+           probe_answers=dict(Counter(status for _, status in probe.answers)),
+           seconds_of_503=probe.seconds_of_503(),
            lost=lost, statuses=dict(rows),
            duplicates=sum(1 for n in delivered.values() if n > 1))
-    assert len(accepted) == TOTAL, f"not every notification was accepted: {dict(callers.answers)}"
+    assert len(callers.accepted) == TOTAL, f"not all accepted: {dict(callers.answers)}"
     assert set(callers.answers) <= {202, 503, "connection error"}, dict(callers.answers)
+    assert {status for _, status in probe.answers} <= {202, 503}, probe.answers
+    assert probe.seconds_of_503() > 0, "the probe never saw the failover"
     if standby.synchronous:
         assert lost == 0
-        assert rows == {"sent": TOTAL}, f"not all sent, or some stuck in sending: {dict(rows)}"
+        assert rows == {"sent": len(accepted)}, f"not all sent, or some stuck in sending: {dict(rows)}"
     else:
         assert rows.get("sending", 0) == 0, dict(rows)
 
