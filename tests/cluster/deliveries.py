@@ -20,12 +20,13 @@ def owner():
     return key
 
 
-def insert_due_pushes(key, count: int, prefix: str = "device") -> list[uuid.UUID]:
-    """`count` push rows due now and never published: the relay's to publish."""
+def insert_due_pushes(key, count: int, prefix: str = "device",
+                      due_in: timedelta = timedelta(seconds=-1)) -> list[uuid.UUID]:
+    """`count` push rows due now (or in `due_in`) and never published: the relay's to publish."""
     now = utcnow()
     rows = [dict(id=uuid.uuid4(), service=key.service, api_key_id=key.id, channel="push",
                  recipient=f"{prefix}-{i}-{uuid.uuid4().hex[:8]}", title="Hi", body="Hello",
-                 priority="normal", deliver_at=now - timedelta(seconds=1),
+                 priority="normal", deliver_at=now + due_in,
                  schedule_reason="immediate", status="scheduled", attempts=0,
                  dispatch_token=uuid.uuid4(), enqueued_at=None, created_at=now, updated_at=now)
             for i in range(count)]

@@ -11,8 +11,12 @@ by its token. Figures are printed (run with -s).
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
-from common.models import utcnow
+from sqlalchemy import select
+
+from common.db import db
+from common.models import Notification, NotificationEvent, utcnow
 from tests.cluster.deliveries import (insert_due_pushes, longest_pause, owner, relay_everything,
                                       sent_times)
 from tests.fault.harness import Stopwatch, report, wait_for_sent
@@ -75,6 +79,41 @@ def test_a_publish_that_loses_its_node_fails_over_and_is_confirmed(rabbit, clust
     assert published == 100
     assert (ready, unacked) == (200, 0)
     _drain_push(cluster_app)
+
+
+def _delayed_messages(rabbit) -> int:
+    """Messages waiting in Celery's delay queues (native delayed delivery)."""
+    output = rabbit.ctl(rabbit.alive()[0], "list_queues", "-p", "herald", "--no-table-headers",
+                        "name", "messages").stdout
+    return sum(int(fields[1]) for fields in (line.split() for line in output.splitlines())
+               if len(fields) == 2 and fields[0].startswith("celery_delayed_"))
+
+
+def test_etas_and_retry_countdowns_are_held_by_the_broker_on_quorum_queues(
+        rabbit, cluster_app, cluster_db, cluster_env, fleet):
+    """No relay runs here: only the broker's delayed delivery can bring these tasks back."""
+    config = cluster_app.config["HERALD_SETTINGS"]
+    key = owner()
+    later = insert_due_pushes(key, 5, prefix="later", due_in=timedelta(seconds=15))
+    retried = insert_due_pushes(key, 5, prefix="herald-fail-transient-2")
+    fleet.worker("push", concurrency=4, env={**cluster_env, "RETRY_BASE_DELAY_SECONDS": "1"})
+    assert relay_everything(config) == 10
+    # The tasks due later wait in Celery's delay queues, not in the push queue or a worker.
+    held = wait_until(lambda: _delayed_messages(rabbit), timeout=30, interval=1,
+                      message="no task waits in the delay queues")
+
+    wait_until(lambda: status_counts() == {"sent": 10}, timeout=120, interval=0.5,
+               message="ETAs or retries did not come back")
+    db.session.rollback()
+    rows = {r.id: r for r in db.session.execute(select(Notification)).scalars()}
+    retries = db.session.execute(select(NotificationEvent.notification_id).where(
+        NotificationEvent.status == "retrying")).scalars().all()
+    report("ETAs and countdowns on quorum queues", held_in_delay_queues=held,
+           retry_events=len(retries))
+    assert held >= len(later)
+    assert all(rows[i].sent_at >= rows[i].deliver_at for i in later), "delivered before its time"
+    assert all(rows[i].attempts == 3 for i in retried)  # two transient failures, then sent
+    assert sorted(retries) == sorted(retried * 2)
 
 
 def _drain_push(cluster_app):
