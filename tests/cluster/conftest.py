@@ -9,6 +9,7 @@ binary is a failure, not a skip.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 
 import pytest
@@ -107,3 +108,31 @@ def cluster_db(cluster_app):
         yield handle
         handle.session.rollback()
         services.truncate_all(handle)
+
+
+@pytest.fixture(params=["synchronous", "asynchronous"])
+def standby(request, database):
+    """A PostgreSQL primary with a streaming standby (synchronous, then asynchronous), migrated."""
+    from tests.support.pg_standby import PrimaryAndStandby, postgres_binaries_problem
+
+    require_binaries("PostgreSQL", postgres_binaries_problem())
+    # Not under pytest's temporary folders: the `postgres` account must reach it.
+    nodes = PrimaryAndStandby(tempfile.mkdtemp(prefix="herald-pg-"),
+                              synchronous=request.param == "synchronous")
+    try:
+        nodes.start()
+        nodes.create_database("herald")
+        services.migrate(nodes.url("herald"))
+        yield nodes
+    finally:
+        nodes.stop()
+        nodes.remove()
+
+
+@pytest.fixture
+def standby_app(standby):
+    from api import create_app
+    from common.config import settings
+    from tests.support.settings import replace
+
+    return create_app(replace(settings(), database_url=standby.url("herald")))

@@ -12,20 +12,16 @@ asserted: what the standby had not received when the primary died is gone.
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 
-import pytest
 import requests
 from sqlalchemy import func, select
 
 from common.models import Notification
-from tests.cluster.conftest import require_binaries
 from tests.fault.harness import FAST_RECOVERY, Stopwatch, report
-from tests.support import services
 from tests.support.broker import purge
 from tests.support.factories import push_body
 from tests.support.waiting import wait_until
@@ -34,33 +30,6 @@ TOTAL = 1000
 CALLERS = 4
 FAIL_OVER_AFTER = 300  # accepted notifications
 PROMOTE_AFTER_SECONDS = 1.0  # a failover manager's detection time, kept short
-
-
-@pytest.fixture(params=["synchronous", "asynchronous"])
-def standby(request, database):
-    from tests.support.pg_standby import PrimaryAndStandby, postgres_binaries_problem
-
-    require_binaries("PostgreSQL", postgres_binaries_problem())
-    # Not under pytest's temporary folders: the `postgres` account must reach it.
-    nodes = PrimaryAndStandby(tempfile.mkdtemp(prefix="herald-pg-"),
-                              synchronous=request.param == "synchronous")
-    try:
-        nodes.start()
-        nodes.create_database("herald")
-        services.migrate(nodes.url("herald"))
-        yield nodes
-    finally:
-        nodes.stop()
-        nodes.remove()
-
-
-@pytest.fixture
-def standby_app(standby):
-    from api import create_app
-    from common.config import settings
-    from tests.support.settings import replace
-
-    return create_app(replace(settings(), database_url=standby.url("herald")))
 
 
 class Callers:
