@@ -132,7 +132,10 @@ def test_kill_9_of_the_push_leader_loses_nothing(rabbit, cluster_app, cluster_db
     assert relay_everything(config) == TOTAL  # all 1,000 in the queue before the pool starts
 
     leader = _wait_for_leader(rabbit)
-    fleet.worker("push", concurrency=CONCURRENCY, env={**cluster_env, **POOL})
+    # The pool connected to the leader's node: the kill takes its connection and
+    # the queue's leader at once, the harder case.
+    on_leader = {**cluster_env, **POOL, "BROKER_URL": rabbit.broker_url("herald", first=leader)}
+    fleet.worker("push", concurrency=CONCURRENCY, env=on_leader)
     wait_for_sent(100, timeout=120, interval=0.05)
     killed_at, at_kill = utcnow(), status_counts()
     rabbit.kill_node(leader)

@@ -10,6 +10,7 @@ process that still carries one of this cluster's node names, and no other.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -59,14 +60,15 @@ class RabbitCluster:
 
     # --- one node ----------------------------------------------------------------------------
 
-    def _environment(self, node: Node) -> dict[str, str]:
+    @staticmethod
+    def _write_configuration(node: Node) -> None:
         node.base.mkdir(parents=True, exist_ok=True)
         (node.base / "enabled_plugins").write_text("[].\n")  # management and every plugin off
         (node.base / "rabbitmq.conf").write_text(
             "loopback_users = none\n"
-            f"listeners.tcp.default = 127.0.0.1:{node.amqp_port}\n"
-            # A node coming back must not wait long for peers that are also restarting.
-            "cluster_formation.node_cleanup.only_log_warning = true\n")
+            f"listeners.tcp.default = 127.0.0.1:{node.amqp_port}\n")
+
+    def _environment(self, node: Node) -> dict[str, str]:
         return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.home),  # the cookie: shared by the nodes and rabbitmqctl, no one else
@@ -90,7 +92,7 @@ class RabbitCluster:
         # The broker's own output (its node names look like addresses to the log scan):
         # not one of Herald's logs, so not in LOG_FILES.
         log_path = node.base / "server.log"
-        node.base.mkdir(parents=True, exist_ok=True)
+        self._write_configuration(node)
         with open(log_path, "ab") as log:
             node.process = subprocess.Popen(
                 [str(RABBITMQ_BIN / "rabbitmq-server")], env=self._environment(node),
@@ -135,8 +137,6 @@ class RabbitCluster:
             raise RuntimeError(f"the cluster did not form: {running}")
 
     def running_nodes(self, via: Node) -> list[str]:
-        import json
-
         status = json.loads(self.ctl(via, "cluster_status", "--formatter", "json").stdout)
         return status.get("running_nodes", [])
 
@@ -145,9 +145,13 @@ class RabbitCluster:
         self.ctl(node, "add_vhost", vhost)
         self.ctl(node, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
 
-    def broker_url(self, vhost: str) -> str:
-        """Every node, for kombu's failover: `amqp://...;amqp://...;amqp://...`."""
-        return ";".join(f"amqp://guest:guest@127.0.0.1:{n.amqp_port}/{vhost}" for n in self.nodes)
+    def broker_url(self, vhost: str, first: Node | None = None) -> str:
+        """Every node, for kombu's failover: `amqp://...;amqp://...;amqp://...`.
+
+        A client connects to the first that answers: `first` puts that node first.
+        """
+        nodes = sorted(self.nodes, key=lambda n: n is not first)
+        return ";".join(f"amqp://guest:guest@127.0.0.1:{n.amqp_port}/{vhost}" for n in nodes)
 
     def node_named(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
