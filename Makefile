@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test soak bench migrate key flower clean
+.PHONY: run test test-cluster soak bench migrate key flower clean
 
 venv: $(VENV)/.installed
 
@@ -32,6 +32,13 @@ run: key
 
 test: venv
 	$(BIN)/pytest
+
+# Herald in its production shape (tests/cluster/): a private three-node RabbitMQ
+# cluster with quorum queues and a PostgreSQL primary with a streaming standby,
+# started from the installed servers on ports the OS picks, then nodes killed.
+# Minutes, so not part of `make test`; needs rabbitmq-server and PostgreSQL 15.
+test-cluster: venv
+	HERALD_CLUSTER=1 $(BIN)/pytest -s tests/cluster
 
 # The soak (tests/fault/test_soak.py): full concurrency against a slow FCM fake.
 SOAK_RUNS ?= 1

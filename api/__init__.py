@@ -22,6 +22,7 @@ from api.reminders import views as reminders
 from api.templates import views as templates
 from api.service_settings import views as service_settings
 from api.webhooks import views as webhooks
+from common import maintenance_runs  # noqa: F401  (its table, for `flask db` and the metadata)
 from common.celery_app import celery_init_app
 from common.config import PROJECT_ROOT, Settings, settings as current_settings
 from common.db import create_base_app, db

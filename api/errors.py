@@ -13,6 +13,7 @@ from flask import Flask, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.exceptions import HTTPException
 
+from common.db import database_unavailable, db
 from common.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,23 @@ _HTTP_CODES = {
     429: "rate_limited",
 }
 
+# No writable database (a PostgreSQL failover takes seconds): the caller tries again after this.
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+def database_unavailable_response():
+    """503 with Retry-After. A commit cut off mid-way may or may not have landed: sending
+    the request again with the same Idempotency-Key answers it either way."""
+    try:
+        db.session.rollback()  # the connection is gone: let the session forget it
+    except Exception:  # noqa: BLE001 - already broken; the session is removed after the request
+        pass
+    response, status = error_response(ApiError(
+        503, "database_unavailable",
+        "the database is unavailable (a failover or a restart); retry after Retry-After seconds"))
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response, status
+
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, error_response)
@@ -104,5 +122,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        if database_unavailable(exc):
+            # The class only: the driver's message may quote the statement's values.
+            log.warning("database unavailable (%s): answering 503", type(exc).__name__)
+            return database_unavailable_response()
         log.exception("unhandled error")
         return error_response(ApiError(500, "internal_error", "an unexpected error occurred"))

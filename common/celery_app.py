@@ -65,6 +65,11 @@ def create_celery(config: Settings, include: Sequence[str] = (), task_cls: type 
             "interval_step": 0.5,
             "interval_max": 1,
         },
+        # A worker's remote-control queue (Flower's inspect) is exclusive by default:
+        # after its RabbitMQ node shuts down, the worker reconnects to another node
+        # while the cluster still holds the old one, and dies on RESOURCE_LOCKED.
+        # Auto-deleted and shared, it is simply taken over.
+        control_queue_exclusive=False,
         worker_send_task_events=True,
         task_send_sent_event=True,
         beat_schedule={

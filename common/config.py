@@ -144,6 +144,9 @@ class Settings(FromEnvironment):
     webhook_allow_private: bool = Field(False, alias="WEBHOOK_ALLOW_PRIVATE_URLS")
 
     publish_timeout: float = Field(5.0, alias="PUBLISH_TIMEOUT_SECONDS")
+    # Quorum queues (replicated on every node of a RabbitMQ cluster); their ETAs
+    # and retry countdowns then go through Celery's native delayed delivery,
+    # measured working on RabbitMQ 3.10.8 as on 4.x (docs/production.md).
     quorum_queues: bool = Field(False, alias="QUORUM_QUEUES")
     idempotency_ttl: Seconds = Field(timedelta(hours=24), alias="IDEMPOTENCY_TTL_SECONDS")
     max_request_bytes: int = Field(256 * 1024, alias="MAX_REQUEST_BYTES")

@@ -85,12 +85,22 @@ class ConfirmedPipe:
             try:
                 return self._publish_all(items, send, make_producer, timeout)
             except PartlyPublished as failure:
-                if not (reused and failure.sent <= 1):
+                if not reused:
                     raise
-            # The connection kept from an earlier batch had died (a broker restart):
-            # once more on a new one. A message that did get through is only a
-            # duplicate task, which the worker's claim by token turns away.
-            return self._publish_all(items, send, make_producer, timeout)
+                first = failure.outcome
+            # The connection kept from an earlier batch had died (a broker restart,
+            # or its cluster node lost): what was not confirmed once more, on a new
+            # connection (kombu fails over to the next node of BROKER_URL). A
+            # message that did get through is only a duplicate task, which the
+            # worker's claim by token turns away.
+            again = [item for item, confirmed in zip(items, first) if not confirmed]
+            try:
+                retried = iter(self._publish_all(again, send, make_producer, timeout))
+            except PartlyPublished as failure:
+                retried = iter(failure.outcome)
+                outcome = [confirmed or next(retried) for confirmed in first]
+                raise PartlyPublished(outcome, len(items), failure) from None
+            return [confirmed or next(retried) for confirmed in first]
 
     def _publish_all(self, items, send, make_producer, timeout: float) -> list[bool]:
         tags: list[int] = []
@@ -116,6 +126,10 @@ class ConfirmedPipe:
                                   error) from None
         outcome = [self._confirmed(tag) is True for tag in tags]
         self.acked = {tag for tag in self.acked if tag > last}
+        if self.nacked:
+            # A channel that saw a quorum queue lose its leader can go on refusing
+            # after the new leader is elected: the next batch gets a fresh one.
+            self.close()
         self.nacked.clear()
         return outcome
 

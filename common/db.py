@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase
 
 from common.config import Settings
@@ -38,6 +39,23 @@ def _engine_options(url: str, connections: int | None) -> dict:
         # delivery code tries again (workers/delivery.py, DATABASE_UNAVAILABLE).
         options.update(pool_size=max(5, connections), pool_pre_ping=False)
     return options
+
+
+# SQLSTATE 25006: a write reached a node that is (again) a read-only standby.
+_READ_ONLY_TRANSACTION = "25006"
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says there is no writable database right now (a failover, a restart).
+
+    SQLAlchemy has then dropped the broken connection (and its pool), so the
+    next attempt connects afresh, to whichever node of DATABASE_URL accepts writes.
+    """
+    if isinstance(error, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(error, DBAPIError) and (
+        error.connection_invalidated
+        or getattr(error.orig, "pgcode", None) == _READ_ONLY_TRANSACTION)
 
 
 def _tune_sqlite(engine) -> None:

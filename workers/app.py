@@ -20,6 +20,7 @@ flask_app = create_base_app(_settings, name="herald-worker", connections=_settin
 app = celery_init_app(flask_app, include=TASK_MODULES)
 # Task events leave from the event loop's thread only (see workers/events.py).
 app.events_cls = "workers.events:WorkerEvents"
+app.conf.worker_consumer = "workers.delayed_delivery:Consumer"
 app.set_default()  # the app @shared_task binds to, in this process
 config: Settings = flask_app.config["HERALD_SETTINGS"]
 
@@ -46,6 +47,19 @@ def _check_concurrency(concurrency) -> None:
         raise ValueError(f"--concurrency {concurrency} is more than WORKER_CONCURRENCY="
                          f"{config.worker_concurrency}, which sizes the connection pools: "
                          "set WORKER_CONCURRENCY instead")
+
+
+@worker_init.connect
+def _declare_every_queue(**_kwargs):
+    # Celery's native delayed delivery (quorum queues) binds every queue of the
+    # topology to its delay exchanges when a worker starts, and gives up on all
+    # of them if one is missing: a push pool must not depend on an email pool
+    # having started first.
+    if config.quorum_queues:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=30)
+            for queue in app.amqp.queues.values():
+                queue(connection.default_channel).declare()
 
 
 @worker_process_shutdown.connect  # a prefork child

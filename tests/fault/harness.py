@@ -73,8 +73,8 @@ class Fleet:
                     self._keep(future.result())
             return {queue: future.result() for queue, future in futures.items()}
 
-    def beat(self, env=None) -> HeraldProcess:
-        return self._keep(start_beat(self.log_dir, env))
+    def beat(self, env=None, log_dir: Path | None = None) -> HeraldProcess:
+        return self._keep(start_beat(log_dir or self.log_dir, env))
 
     def api(self, env=None, workers: int = 4) -> str:
         """Gunicorn serving the API, as in the Procfile; returns its base URL once it answers.
