@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from common.db import db
+from common.errors import Conflict
 from common.models import ApiKey
 from common.service_settings import latest_version
 from common.service_settings.models import ServiceSettingsVersion
@@ -40,8 +41,9 @@ def save_settings(api_key: ApiKey, stored: dict, now: datetime) -> ServiceSettin
             continue  # a concurrent PUT took this number: compare against its version instead
         db.session.commit()
         return version
-    raise RuntimeError(f"could not save the settings of {api_key.service!r}: "
-                       "other saves kept taking the next version")
+    # Nothing was written: the caller may send the same PUT again.
+    raise Conflict("other saves of these settings kept landing first; send the PUT again",
+                   code="concurrent_update")
 
 
 def list_versions(service: str) -> list[ServiceSettingsVersion]:

@@ -46,7 +46,7 @@ def show():
 
 @bp.put("")
 @documented(summary="Replace the service's settings (a new version)", tag="settings",
-            body=ServiceSettingsBody, example=example_settings,
+            body=ServiceSettingsBody, example=example_settings, errors=(409,),
             answers={200: Answer("Saved as the next version.", ServiceSettingsView)})
 @requires_api_key
 def put():

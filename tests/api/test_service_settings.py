@@ -150,3 +150,19 @@ def test_concurrent_puts_each_make_their_own_version_and_never_fail(app, db, api
         previous = before["settings"]["timezone"] if before else None
         assert after["changes"] == [{"field": "timezone", "before": previous,
                                      "after": after["settings"]["timezone"]}]
+
+
+def test_a_put_that_keeps_losing_the_race_for_its_version_is_a_409_and_writes_nothing(
+        client, auth, db, monkeypatch):
+    from api.service_settings import service
+
+    assert client.put(URL, json=FULL, headers=auth).status_code == 200
+    # Every attempt reads no version yet, so each tries number 1, which is taken: as if
+    # another save landed first every time.
+    monkeypatch.setattr(service, "latest_version", lambda _service: None)
+
+    response = client.put(URL, json={**FULL, "locale": "de"}, headers=auth)
+
+    assert_error(response, 409)
+    assert response.get_json()["error"]["code"] == "concurrent_update"
+    assert versions_stored(db) == 1
