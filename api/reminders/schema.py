@@ -104,6 +104,22 @@ def _parse_event_at(value: str, zone: str | None, *, naive_ok: bool) -> datetime
     return moment
 
 
+def distinct_offsets(durations, field: str, problems: dict[str, str]) -> list[int]:
+    """The durations in seconds, latest first; each bad or repeated one named in `problems`."""
+    seen: dict[int, int] = {}
+    for index, value in enumerate(durations):
+        name = f"{field}.{index}"
+        try:
+            seconds = duration_seconds(value)
+        except ValueError as error:
+            problems[name] = str(error)
+            continue
+        if seconds in seen:
+            problems[name] = f"the same time as {field}.{seen[seconds]}"
+        seen.setdefault(seconds, index)
+    return sorted(seen, reverse=True)
+
+
 def _check_schedulable(moment: datetime) -> None:
     # A naive time waits for the recipient's timezone: `api.reminders.service` checks it then.
     if moment.tzinfo is not None and (problem := schedulable_problem(moment)):
@@ -114,18 +130,7 @@ def parse_reminders(payload: object) -> ReminderRequest:
     body = validated(ReminderBody, payload)
 
     problems: dict[str, str] = {}
-    seen: dict[int, int] = {}
-    for index, value in enumerate(body.remind_before or ()):
-        name = f"remind_before.{index}"
-        try:
-            seconds = duration_seconds(value)
-        except ValueError as error:
-            problems[name] = str(error)
-            continue
-        if seconds in seen:
-            problems[name] = f"the same time as remind_before.{seen[seconds]}"
-        else:
-            seen[seconds] = index
+    offsets = distinct_offsets(body.remind_before or (), "remind_before", problems)
 
     notification, too_large = None, None
     if "send_at" in body.notification:
@@ -151,7 +156,7 @@ def parse_reminders(payload: object) -> ReminderRequest:
         raise Invalid(problems)
     if too_large is not None:
         raise too_large
-    return ReminderRequest(event_at=event_at, remind_before=sorted(seen, reverse=True),
+    return ReminderRequest(event_at=event_at, remind_before=offsets,
                            notification=notification, template=body.notification,
                            reference=body.reference)
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from api.recipients.schema import Channel, Email, Locale, RecipientQuietHours, Timezone
-from api.reminders.schema import MAX_REMINDERS, duration_seconds
+from api.reminders.schema import MAX_REMINDERS, distinct_offsets
 from api.request_parsing import validated
 from api.strict_model import StrictModel, Text
 from common.config import Settings
@@ -53,18 +53,7 @@ def _offsets(body: ServiceSettingsBody, problems: dict[str, str]) -> dict[str, l
         return None
     stored: dict[str, list[int]] = {}
     for channel, durations in body.reminder_offsets.items():
-        seen: dict[int, int] = {}
-        for index, value in enumerate(durations):
-            name = f"reminder_offsets.{channel}.{index}"
-            try:
-                seconds = duration_seconds(value)
-            except ValueError as error:
-                problems[name] = str(error)
-                continue
-            if seconds in seen:
-                problems[name] = f"the same time as reminder_offsets.{channel}.{seen[seconds]}"
-            seen.setdefault(seconds, index)
-        stored[channel] = sorted(seen, reverse=True)
+        stored[channel] = distinct_offsets(durations, f"reminder_offsets.{channel}", problems)
     return stored
 
 
