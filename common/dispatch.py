@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from celery import current_task
 from celery.utils.nodenames import anon_nodename
 from sqlalchemy import event, tuple_, update
 from sqlalchemy.orm import Session, scoped_session
@@ -148,7 +149,10 @@ def _publish(session, batches: list[Batch]) -> None:
     """Publish committed rows; what fails is handed back to the relay.
 
     A batch of many (a batch create, a relay run) goes out back to back and is
-    confirmed together (`_send_together`); a single one is confirmed on its own.
+    confirmed together (`_send_together`), and so is a single one published
+    outside a task (an API request). Inside a task (a worker's retry) a single
+    one is confirmed on its own through Celery's producer pool: the pool's
+    threads would otherwise queue on the one pipe of their process.
 
     After one failure on a channel the rest of that channel is not tried this
     time: its queue (or the whole broker) is unavailable, and each attempt can
@@ -158,17 +162,14 @@ def _publish(session, batches: list[Batch]) -> None:
     unpublished = []
     for batch in batches:
         if len(batch.publications) > 1 and _confirms_on():
-            outcome = _send_together(batch.publications)
-            batch.published = sum(outcome)
-            unpublished.extend(p for p, confirmed in zip(batch.publications, outcome) if not confirmed)
-            continue
-        batch.published = 0
-        for p in batch.publications:
-            if p.channel not in failed_channels and _try_publish(p):
-                batch.published += 1
-                continue
-            failed_channels.add(p.channel)
-            unpublished.append(p)
+            outcome = _send_together(batch.publications, _send_lean)
+        else:
+            outcome = [p.channel not in failed_channels and _publish_one(p)
+                       for p in batch.publications]
+            failed_channels.update(p.channel for p, confirmed in zip(batch.publications, outcome)
+                                   if not confirmed)
+        batch.published = sum(outcome)
+        unpublished.extend(p for p, confirmed in zip(batch.publications, outcome) if not confirmed)
     if unpublished:
         _leave_for_relay(session, unpublished)
 
@@ -235,15 +236,31 @@ def _pipe_producer(channel):
     return app.amqp.Producer(channel, auto_declare=False)
 
 
-def _send_together(publications: list[Publication]) -> list[bool]:
+def _inside_task() -> bool:
+    """Whether this thread is running a Celery task (a worker), not serving a request."""
+    return bool(current_task)
+
+
+def _send_together(publications: list[Publication], send) -> list[bool]:
     """Publish them all, then wait once for the confirms; returns which the broker confirmed."""
     try:
-        return _PIPE.publish_all(publications, _send_lean, _pipe_producer,
+        return _PIPE.publish_all(publications, send, _pipe_producer,
                                  timeout=celery_app().conf.broker_connection_timeout)
     except PartlyPublished as failure:
         log.warning("publishing %d tasks together failed, leaving the unconfirmed to the relay: %s",
                     len(publications), failure)
         return failure.outcome
+
+
+def _publish_one(p: Publication) -> bool:
+    """Publish a single task with Celery's task-sent event (Flower shows it as sent).
+
+    Outside a task the two go through the pipe and are confirmed together: one
+    wait instead of two.
+    """
+    if _confirms_on() and not _inside_task():
+        return _send_together([p], _send)[0]
+    return _try_publish(p)
 
 
 def _try_publish(p: Publication) -> bool:

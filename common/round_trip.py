@@ -2,7 +2,8 @@
 
 A status UPDATE becomes a data-modifying CTE: the UPDATE returns the row as
 written, an INSERT adds the event from it, and the ORM receives the row, all
-in one statement. The worker's own changes (claim, sent, retry, failure) are
+in one statement; a new row and its first event go in the same way
+(`created_with_event`). The worker's own changes (claim, sent, retry, failure) are
 built once per process with bound parameters (`prepared_change`); building
 such a statement costs more than running it. `quiet_now` is the claim's
 quiet-hours test, evaluated where the row is, so an attempt is counted only
@@ -15,7 +16,7 @@ from functools import lru_cache
 
 from sqlalchemy import (DateTime, Time, and_, bindparam, case, cast, func, insert, literal, or_,
                         select, update)
-from sqlalchemy.sql import Select, Update
+from sqlalchemy.sql import Insert, Select, Update
 
 from common.models import Notification, NotificationEvent
 from common.statuses import Status, allowed_sources
@@ -105,3 +106,25 @@ def quiet_now(now):
     )
     return and_(Notification.priority != "critical", rule.is_not(None),
                 func.coalesce(inside, False))
+
+
+@lru_cache(maxsize=None)
+def created_with_event() -> Insert:
+    """The INSERT of one new notification and its first event, as one statement; built once.
+
+    Parameters: `new_<column>` for every column of the row (None where unset),
+    `event_at` and `event_detail`. The event takes the row's status, attempts
+    and error code.
+    """
+    columns = [c for c in _NOTIFICATIONS.c]
+    created = (insert(_NOTIFICATIONS)
+               .values({c.name: bindparam(f"new_{c.name}", type_=c.type) for c in columns})
+               .returning(_NOTIFICATIONS.c.id, _NOTIFICATIONS.c.status,
+                          _NOTIFICATIONS.c.attempts, _NOTIFICATIONS.c.error_code)
+               .cte("created"))
+    return insert(_EVENTS).from_select(
+        ["notification_id", "at", "status", "attempt", "error_code", "detail"],
+        select(created.c.id, bindparam("event_at", type_=_EVENTS.c.at.type), created.c.status,
+               created.c.attempts, created.c.error_code,
+               bindparam("event_detail", type_=_EVENTS.c.detail.type)),
+    ).add_cte(created)

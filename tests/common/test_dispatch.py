@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from common import dispatch, lifecycle
 from common.celery_app import create_celery
+from common.confirms import ConfirmedPipe
 from common.config import settings
 from common.models import Notification, utcnow
 from tests.support.broker import purge, take_published
@@ -178,6 +179,9 @@ def test_the_broker_gets_the_task_once_the_row_is_committed_and_unlocked(
             seen.append((str(token), db.session().in_transaction()))
             return real_app.send_task(*args, **kwargs)
 
+        def __getattr__(self, name):  # the rest (settings, connections) as the real app has them
+            return getattr(real_app, name)
+
     monkeypatch.setattr(dispatch, "celery_app", Watching)
     hurried = lifecycle.hurry(row.id, now=utcnow())
     token = str(hurried.dispatch_token)
@@ -193,6 +197,8 @@ def test_a_publish_the_broker_refuses_hands_the_row_back_to_the_relay(db, pendin
     unreachable = create_celery(replace(settings(),
                                         broker_url=f"amqp://guest:guest@127.0.0.1:{free_port()}//"))
     monkeypatch.setattr(dispatch, "celery_app", lambda: unreachable)
+    monkeypatch.setattr(dispatch, "_PIPE", ConfirmedPipe(lambda: unreachable.connection_for_write(
+        transport_options={"confirm_publish": False})))
     now = utcnow()
     hurried = lifecycle.hurry(refused.id, now=now)
     token = hurried.dispatch_token
@@ -219,3 +225,36 @@ def test_a_batch_counts_what_the_broker_confirmed_and_nothing_when_rolled_back(d
 
     assert (committed.published, rolled_back.published) == (1, None)
     assert len(tasks_in(queue)) == 1
+
+
+def pipe_counting_publishes(monkeypatch) -> ConfirmedPipe:
+    """A fresh pipe of the run's broker in place of the process's, to count what goes through it."""
+    pipe = ConfirmedPipe(lambda: dispatch.celery_app().connection_for_write(
+        transport_options={"confirm_publish": False}))
+    monkeypatch.setattr(dispatch, "_PIPE", pipe)
+    return pipe
+
+
+def test_a_single_task_and_its_sent_event_are_confirmed_together_outside_a_task(
+        db, pending, queue, monkeypatch):
+    pipe = pipe_counting_publishes(monkeypatch)
+    row = pending()
+    token = lifecycle.hurry(row.id, now=utcnow()).dispatch_token
+
+    db.session.commit()
+
+    assert pipe.published == 2  # the task, then Celery's task-sent event for Flower
+    assert tasks_in(queue) == [([str(row.id), str(token)], None)]
+
+
+def test_inside_a_task_a_single_task_goes_through_celerys_own_producers(
+        db, pending, queue, monkeypatch):
+    pipe = pipe_counting_publishes(monkeypatch)
+    row = pending()
+    monkeypatch.setattr(dispatch, "current_task", object())  # as a worker thread running a task
+    token = lifecycle.hurry(row.id, now=utcnow()).dispatch_token
+
+    db.session.commit()
+
+    assert pipe._connection is None  # never opened: a pool's threads do not queue on it
+    assert tasks_in(queue) == [([str(row.id), str(token)], None)]
