@@ -191,12 +191,14 @@ def _send(p: Publication, producer=None) -> None:
     )
 
 
-def _send_lean(p: Publication, producer) -> None:
-    """The task message `_send` makes, without its task-sent event: half the messages of a batch.
+def _send_lean(p: Publication, producer, sent_event: bool = False) -> None:
+    """The task message `_send` makes, built directly; by default without its task-sent event.
 
-    Flower still sees each task when a worker receives it; a relay backlog
-    goes out twice as fast. An ETA on quorum queues goes through `_send`
-    (Celery's send_task routes it by native delayed delivery).
+    Without it a batch is half the messages: Flower still sees each task when
+    a worker receives it, and a relay backlog goes out twice as fast. With it
+    (a single task) it is what `_send` publishes, for less of Celery's
+    routing around it. An ETA on quorum queues goes through `_send` (Celery's
+    send_task routes it by native delayed delivery).
     """
     app = celery_app()
     if p.eta is not None and _quorum(app, p.channel):
@@ -205,10 +207,15 @@ def _send_lean(p: Publication, producer) -> None:
     name = topology.delivery_task_name(p.channel)
     args = [str(p.notification_id), str(p.token)]
     message = app.amqp.create_task_message(
-        str(uuid.uuid4()), name, args, {}, eta=p.eta, create_sent_event=False,
+        str(uuid.uuid4()), name, args, {}, eta=p.eta, create_sent_event=sent_event,
         argsrepr=repr(args), kwargsrepr="{}", origin=_ORIGIN)
     app.amqp.send_task_message(producer, name, message, queue=p.channel, routing_key=p.channel,
                                retry=False, declare=[])
+
+
+def _send_single(p: Publication, producer) -> None:
+    """One task as `send_task` would send it, with the task-sent event the settings ask for."""
+    _send_lean(p, producer, sent_event=celery_app().conf.task_send_sent_event)
 
 
 def _quorum(app, queue: str) -> bool:
@@ -259,7 +266,7 @@ def _publish_one(p: Publication) -> bool:
     wait instead of two.
     """
     if _confirms_on() and not _inside_task():
-        return _send_together([p], _send)[0]
+        return _send_together([p], _send_single)[0]
     return _try_publish(p)
 
 

@@ -80,7 +80,9 @@ def prepared_change(target: Status, values: tuple[str, ...], claim: bool = False
     if claim:
         where += [_NOTIFICATIONS.c.deliver_at <= now, ~quiet_now(now)]
         sets["attempts"] = _NOTIFICATIONS.c.attempts + 1
-    change = update(Notification).where(*where).values(status=target.value, updated_at=now, **sets)
+    # The table, not the mapped class: the statement then runs as Core, without the ORM's
+    # execution and loading around it (a third of a delivery's database time).
+    change = update(_NOTIFICATIONS).where(*where).values(status=target.value, updated_at=now, **sets)
     return changed_with_event(change, at=now, worker=bindparam("worker", type_=_EVENTS.c.worker.type),
                               detail=bindparam("detail", type_=_EVENTS.c.detail.type), orm=False,
                               # The claim's token guard keeps every other writer out.
@@ -94,7 +96,7 @@ def quiet_now(now):
     together): the wall clock in the rule's timezone inside [start, end),
     across midnight when start > end, no window when start == end.
     """
-    rule = Notification.quiet_hours
+    rule = _NOTIFICATIONS.c.quiet_hours
     start = cast(rule["start"].as_string(), Time)
     end = cast(rule["end"].as_string(), Time)
     wall = cast(func.timezone(rule["timezone"].as_string(), cast(_bound(now, _TIMESTAMP), _TIMESTAMP)),
@@ -104,7 +106,7 @@ def quiet_now(now):
         (start < end, and_(wall >= start, wall < end)),
         else_=or_(wall >= start, wall < end),
     )
-    return and_(Notification.priority != "critical", rule.is_not(None),
+    return and_(_NOTIFICATIONS.c.priority != "critical", rule.is_not(None),
                 func.coalesce(inside, False))
 
 

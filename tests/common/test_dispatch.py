@@ -163,26 +163,21 @@ def test_the_broker_gets_the_task_once_the_row_is_committed_and_unlocked(
         db, pending, queue, monkeypatch):
     """What a worker does on receipt (claim the row by its token) works the moment the task exists."""
     row = pending()
-    real_app = dispatch.celery_app()
+    real_send = dispatch._send_lean
     seen = []
 
-    class Watching:
-        def send_task(self, *args, **kwargs):
-            notification_id, _token = kwargs["args"]
-            with db.engine.connect() as other:  # as a worker would: another connection
-                token = other.execute(
-                    select(Notification.dispatch_token)
-                    .where(Notification.id == uuid.UUID(notification_id))
-                    .with_for_update(nowait=True)  # fails at once if the row is still locked
-                ).scalar_one()
-                other.rollback()
-            seen.append((str(token), db.session().in_transaction()))
-            return real_app.send_task(*args, **kwargs)
+    def watching(p, producer, **options):
+        with db.engine.connect() as other:  # as a worker would: another connection
+            token = other.execute(
+                select(Notification.dispatch_token)
+                .where(Notification.id == p.notification_id)
+                .with_for_update(nowait=True)  # fails at once if the row is still locked
+            ).scalar_one()
+            other.rollback()
+        seen.append((str(token), db.session().in_transaction()))
+        return real_send(p, producer, **options)
 
-        def __getattr__(self, name):  # the rest (settings, connections) as the real app has them
-            return getattr(real_app, name)
-
-    monkeypatch.setattr(dispatch, "celery_app", Watching)
+    monkeypatch.setattr(dispatch, "_send_lean", watching)
     hurried = lifecycle.hurry(row.id, now=utcnow())
     token = str(hurried.dispatch_token)
 
