@@ -150,7 +150,7 @@ def create_notification(
     `answer` turns what was made into the response body; the idempotency key
     keeps that body, written in the same commit, to give it again.
     """
-    fingerprint = request_fingerprint(request, api_key.kind)
+    fingerprint = request_fingerprint(request, api_key.kind) if idempotency_key else None
     if idempotency_key:
         replay = replayed_response(api_key.service, idempotency_key, fingerprint, now,
                                    config.idempotency_ttl)
