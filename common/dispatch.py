@@ -192,13 +192,11 @@ def _send(p: Publication, producer=None) -> None:
 
 
 def _send_lean(p: Publication, producer, sent_event: bool = False) -> None:
-    """The task message `_send` makes, built directly; by default without its task-sent event.
+    """The task message `_send` makes, built directly (less of Celery's routing around it).
 
-    Without it a batch is half the messages: Flower still sees each task when
-    a worker receives it, and a relay backlog goes out twice as fast. With it
-    (a single task) it is what `_send` publishes, for less of Celery's
-    routing around it. An ETA on quorum queues goes through `_send` (Celery's
-    send_task routes it by native delayed delivery).
+    Without its task-sent event a batch is half the messages: Flower still sees
+    each task when a worker receives it. An ETA on quorum queues goes through
+    `_send` (Celery's send_task routes it by native delayed delivery).
     """
     app = celery_app()
     if p.eta is not None and _quorum(app, p.channel):
@@ -243,11 +241,6 @@ def _pipe_producer(channel):
     return app.amqp.Producer(channel, auto_declare=False)
 
 
-def _inside_task() -> bool:
-    """Whether this thread is running a Celery task (a worker), not serving a request."""
-    return bool(current_task)
-
-
 def _send_together(publications: list[Publication], send) -> list[bool]:
     """Publish them all, then wait once for the confirms; returns which the broker confirmed."""
     try:
@@ -260,12 +253,9 @@ def _send_together(publications: list[Publication], send) -> list[bool]:
 
 
 def _publish_one(p: Publication) -> bool:
-    """Publish a single task with Celery's task-sent event (Flower shows it as sent).
-
-    Outside a task the two go through the pipe and are confirmed together: one
-    wait instead of two.
-    """
-    if _confirms_on() and not _inside_task():
+    """A single task with Celery's task-sent event (Flower shows it as sent); outside a
+    task the two go through the pipe, confirmed in one wait instead of two."""
+    if _confirms_on() and not current_task:  # not a worker thread running a task
         return _send_together([p], _send_single)[0]
     return _try_publish(p)
 
