@@ -32,6 +32,9 @@ class ConfirmedPipe:
         if self._producer is not None and self._pid == os.getpid():
             return
         self._connection = self._connect()
+        # One attempt, bounded by the connection timeout (kombu's default is two, 2 s
+        # apart): what fails here is left to the relay, and a request is waiting.
+        self._connection.ensure_connection(max_retries=0)
         channel = self._connection.channel()
         channel.confirm_select()
         self.published = 0  # the broker numbers a channel's publishes from 1 once confirms are on
@@ -85,7 +88,9 @@ class ConfirmedPipe:
             try:
                 return self._publish_all(items, send, make_producer, timeout)
             except PartlyPublished as failure:
-                if not reused:
+                # A broker that does not answer (a partition) would not answer a new
+                # connection either: one wait for it is enough.
+                if not reused or isinstance(failure.cause, TimeoutError):
                     raise
                 first = failure.outcome
             # The connection kept from an earlier batch had died (a broker restart,
@@ -141,3 +146,4 @@ class PartlyPublished(Exception):
         super().__init__(f"{outcome.count(False)} of {len(outcome)} not confirmed: {cause!r}")
         self.outcome = outcome
         self.sent = sent  # items handed to `send` before the failure
+        self.cause = cause

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery.signals import (after_setup_logger, after_setup_task_logger, worker_init,
                             worker_process_init, worker_process_shutdown, worker_shutdown)
 from celery.utils.log import get_multiprocessing_logger
@@ -74,3 +76,11 @@ def _log_format(logger=None, **_kwargs):
     # LOG_FORMAT=json: where Celery writes (stderr, --logfile) stays, each line becomes JSON.
     if config.log_format == "json":
         logs.use_json(logger, get_multiprocessing_logger())
+    # A delivery's own line says what became of it; Celery's "received" and
+    # "succeeded" lines for every task would triple the logging on the hot path.
+    # Its warnings and errors (a task that raised) still come through.
+    for name in CELERY_PER_TASK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+CELERY_PER_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace")

@@ -92,11 +92,11 @@ def cluster_env(cluster_settings):
 def cluster_app(cluster_settings):
     """An in-process Herald app publishing to the cluster (the relay, run by the test itself)."""
     from api import create_app
-    from common import dispatch
+    from common.dispatch import broker
 
-    dispatch._PIPE.close()  # a confirm channel opened on another broker must not be reused
+    broker._PIPE.close()  # a confirm channel opened on another broker must not be reused
     yield create_app(cluster_settings)
-    dispatch._PIPE.close()
+    broker._PIPE.close()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from common import dispatch
+from common.dispatch import broker
 from common.db import db
 from common.models import Notification, NotificationEvent, utcnow
 from tests.cluster.deliveries import (insert_due_pushes, longest_pause, owner, relay_everything,
@@ -53,7 +53,7 @@ def test_a_publish_that_loses_its_node_fails_over_and_is_confirmed(rabbit, clust
     insert_due_pushes(key, 100, prefix="before")
     assert relay_everything(config) == 100
     # The relay's confirm channel is connected to one node: kill that one.
-    port = dispatch._PIPE._connection.transport.client.port
+    port = broker._PIPE._connection.transport.client.port
     victim = next(n for n in rabbit.nodes if n.amqp_port == port)
     rabbit.kill_node(victim)
     try:

@@ -1,4 +1,4 @@
-"""Publishing many tasks of one commit together (common/confirms.py through common/dispatch.py).
+"""Publishing many tasks of one commit together (common/confirms.py through common/dispatch/).
 
 Real PostgreSQL and RabbitMQ: each task reaches the queue once, the batch counts what the broker
 confirmed, a broken or unreachable broker leaves the rows to the relay, and a connection that died
@@ -13,6 +13,7 @@ import uuid
 import pytest
 
 from common import dispatch
+from common.dispatch import broker
 from common.celery_app import create_celery
 from common.confirms import ConfirmedPipe
 from common.config import settings
@@ -49,8 +50,8 @@ def test_a_batch_of_tasks_reaches_the_queue_once_each_and_counts_as_confirmed(db
 def test_an_unreachable_broker_leaves_the_whole_batch_to_the_relay(db, pending, monkeypatch):
     unreachable = create_celery(replace(settings(),
                                         broker_url=f"amqp://guest:guest@127.0.0.1:{free_port()}//"))
-    monkeypatch.setattr(dispatch, "celery_app", lambda: unreachable)
-    monkeypatch.setattr(dispatch, "_PIPE", ConfirmedPipe(lambda: unreachable.connection_for_write(
+    monkeypatch.setattr(broker, "celery_app", lambda: unreachable)
+    monkeypatch.setattr(broker, "_PIPE", ConfirmedPipe(lambda: unreachable.connection_for_write(
         transport_options={"confirm_publish": False})))
     rows = [pending() for _ in range(5)]
     batch, _publications = hurry_all(db, rows, utcnow())
@@ -62,9 +63,9 @@ def test_an_unreachable_broker_leaves_the_whole_batch_to_the_relay(db, pending, 
 
 
 def test_a_connection_that_died_between_batches_is_replaced(db, pending, queue, monkeypatch):
-    pipe = ConfirmedPipe(lambda: dispatch.celery_app().connection_for_write(
+    pipe = ConfirmedPipe(lambda: broker.celery_app().connection_for_write(
         transport_options={"confirm_publish": False}))
-    monkeypatch.setattr(dispatch, "_PIPE", pipe)
+    monkeypatch.setattr(broker, "_PIPE", pipe)
     first, _ = hurry_all(db, [pending(), pending()], utcnow())
     db.session.commit()
     pipe._connection.connection.transport.sock.shutdown(socket.SHUT_RDWR)  # as a broker restart would

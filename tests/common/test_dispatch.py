@@ -1,4 +1,4 @@
-"""The after-commit door (common/dispatch.py): a token's task goes to the broker once its transaction
+"""The after-commit door (common/dispatch/): a token's task goes to the broker once its transaction
 has committed, never before, never after a rollback, and not at all beyond the ETA horizon.
 
 Real PostgreSQL and RabbitMQ; tokens are issued through `common.lifecycle`, as the API and the
@@ -15,7 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from common import dispatch, lifecycle
+from common.dispatch import broker
 from common.celery_app import create_celery
+from common.confirms import ConfirmedPipe
 from common.config import settings
 from common.models import Notification, utcnow
 from tests.support.broker import purge, take_published
@@ -162,23 +164,21 @@ def test_the_broker_gets_the_task_once_the_row_is_committed_and_unlocked(
         db, pending, queue, monkeypatch):
     """What a worker does on receipt (claim the row by its token) works the moment the task exists."""
     row = pending()
-    real_app = dispatch.celery_app()
+    real_send = broker.send_lean
     seen = []
 
-    class Watching:
-        def send_task(self, *args, **kwargs):
-            notification_id, _token = kwargs["args"]
-            with db.engine.connect() as other:  # as a worker would: another connection
-                token = other.execute(
-                    select(Notification.dispatch_token)
-                    .where(Notification.id == uuid.UUID(notification_id))
-                    .with_for_update(nowait=True)  # fails at once if the row is still locked
-                ).scalar_one()
-                other.rollback()
-            seen.append((str(token), db.session().in_transaction()))
-            return real_app.send_task(*args, **kwargs)
+    def watching(p, producer, **options):
+        with db.engine.connect() as other:  # as a worker would: another connection
+            token = other.execute(
+                select(Notification.dispatch_token)
+                .where(Notification.id == p.notification_id)
+                .with_for_update(nowait=True)  # fails at once if the row is still locked
+            ).scalar_one()
+            other.rollback()
+        seen.append((str(token), db.session().in_transaction()))
+        return real_send(p, producer, **options)
 
-    monkeypatch.setattr(dispatch, "celery_app", Watching)
+    monkeypatch.setattr(broker, "send_lean", watching)
     hurried = lifecycle.hurry(row.id, now=utcnow())
     token = str(hurried.dispatch_token)
 
@@ -192,7 +192,9 @@ def test_a_publish_the_broker_refuses_hands_the_row_back_to_the_relay(db, pendin
     refused, other = pending(), pending()
     unreachable = create_celery(replace(settings(),
                                         broker_url=f"amqp://guest:guest@127.0.0.1:{free_port()}//"))
-    monkeypatch.setattr(dispatch, "celery_app", lambda: unreachable)
+    monkeypatch.setattr(broker, "celery_app", lambda: unreachable)
+    monkeypatch.setattr(broker, "_PIPE", ConfirmedPipe(lambda: unreachable.connection_for_write(
+        transport_options={"confirm_publish": False})))
     now = utcnow()
     hurried = lifecycle.hurry(refused.id, now=now)
     token = hurried.dispatch_token
@@ -219,3 +221,36 @@ def test_a_batch_counts_what_the_broker_confirmed_and_nothing_when_rolled_back(d
 
     assert (committed.published, rolled_back.published) == (1, None)
     assert len(tasks_in(queue)) == 1
+
+
+def pipe_counting_publishes(monkeypatch) -> ConfirmedPipe:
+    """A fresh pipe of the run's broker in place of the process's, to count what goes through it."""
+    pipe = ConfirmedPipe(lambda: broker.celery_app().connection_for_write(
+        transport_options={"confirm_publish": False}))
+    monkeypatch.setattr(broker, "_PIPE", pipe)
+    return pipe
+
+
+def test_a_single_task_and_its_sent_event_are_confirmed_together_outside_a_task(
+        db, pending, queue, monkeypatch):
+    pipe = pipe_counting_publishes(monkeypatch)
+    row = pending()
+    token = lifecycle.hurry(row.id, now=utcnow()).dispatch_token
+
+    db.session.commit()
+
+    assert pipe.published == 2  # the task, then Celery's task-sent event for Flower
+    assert tasks_in(queue) == [([str(row.id), str(token)], None)]
+
+
+def test_inside_a_task_a_single_task_goes_through_celerys_own_producers(
+        db, pending, queue, monkeypatch):
+    pipe = pipe_counting_publishes(monkeypatch)
+    row = pending()
+    monkeypatch.setattr(broker, "current_task", object())  # as a worker thread running a task
+    token = lifecycle.hurry(row.id, now=utcnow()).dispatch_token
+
+    db.session.commit()
+
+    assert pipe._connection is None  # never opened: a pool's threads do not queue on it
+    assert tasks_in(queue) == [([str(row.id), str(token)], None)]

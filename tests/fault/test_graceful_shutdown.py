@@ -103,7 +103,8 @@ def test_sigterm_to_a_pool_mid_run_loses_nothing(channel, client, auth, outbox, 
     exited_in = shutdown()
     at_exit = status_counts()
     # Deliveries the pool was running when the signal came, finished after it.
-    finished_after_signal = len(re.findall(r"succeeded in", after_warm_shutdown(pool.log())))
+    finished_after_signal = len(re.findall(rf"{channel} [0-9a-f-]{{36}}: sent",
+                                           after_warm_shutdown(pool.log())))
 
     assert exit_code == 0, f"the warm shutdown exited with {exit_code}"
     assert at_exit.get("sending", 0) == 0, f"the pool left rows in sending: {at_exit}"

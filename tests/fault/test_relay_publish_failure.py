@@ -17,6 +17,7 @@ from datetime import timedelta
 import pytest
 
 from common import dispatch, topology
+from common.dispatch import broker
 from common.celery_app import create_celery
 from common.confirms import ConfirmedPipe
 from common.config import settings
@@ -39,10 +40,10 @@ CONFIG = replace(settings(), republish_grace=timedelta(minutes=5), relay_batch=5
 def cut_broker(broker_proxy, monkeypatch):
     """This process publishes through the proxy; the test decides when it is down."""
     app = create_celery(replace(settings(), broker_url=via_proxy(os.environ["BROKER_URL"], broker_proxy)))
-    monkeypatch.setattr(dispatch, "celery_app", lambda: app)
+    monkeypatch.setattr(broker, "celery_app", lambda: app)
     # Tasks published together go through the process's confirm pipe: through the proxy too,
     # not over a connection an earlier test left open.
-    monkeypatch.setattr(dispatch, "_PIPE", ConfirmedPipe(lambda: app.connection_for_write(
+    monkeypatch.setattr(broker, "_PIPE", ConfirmedPipe(lambda: app.connection_for_write(
         transport_options={"confirm_publish": False})))
     names = (*topology.CHANNELS, topology.MAINTENANCE_QUEUE)
     purge(*names)

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from common import dispatch, recovery
+from common.dispatch import broker
 from common.celery_app import create_celery
 from common.confirms import ConfirmedPipe
 from common.config import settings
@@ -91,8 +92,8 @@ def test_a_chunk_the_broker_refuses_ends_the_run_and_its_rows_wait_for_the_next(
     rows = due_rows(make_notification, 7, now)
     unreachable = create_celery(replace(settings(),
                                         broker_url=f"amqp://guest:guest@127.0.0.1:{free_port()}//"))
-    monkeypatch.setattr(dispatch, "celery_app", lambda: unreachable)
-    monkeypatch.setattr(dispatch, "_PIPE", ConfirmedPipe(lambda: unreachable.connection_for_write(
+    monkeypatch.setattr(broker, "celery_app", lambda: unreachable)
+    monkeypatch.setattr(broker, "_PIPE", ConfirmedPipe(lambda: unreachable.connection_for_write(
         transport_options={"confirm_publish": False})))
 
     assert relay_due(replace(CONFIG, relay_batch=CHUNK), now) == 0

@@ -10,6 +10,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from common import dispatch, topology
+from common.dispatch import broker
 from common.celery_app import create_celery
 from common.config import settings
 from common.db import db as handle
@@ -90,7 +91,7 @@ def test_a_callback_the_broker_refuses_is_handed_back_to_the_relay(make_message,
     message_id = make_message()
     unreachable = create_celery(replace(settings(),
                                         broker_url=f"amqp://guest:guest@127.0.0.1:{free_port()}//"))
-    monkeypatch.setattr(dispatch, "celery_app", lambda: unreachable)
+    monkeypatch.setattr(broker, "celery_app", lambda: unreachable)
     now = utcnow()
 
     batch = dispatch.register(handle.session, [dispatch.publication(

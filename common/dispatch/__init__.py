@@ -5,41 +5,30 @@ re-reads the row. Whatever issues a token registers the publication on the
 session (`publish_after_commit`); it goes to the broker once the transaction
 has committed and the connection is back in the pool, and is forgotten if the
 transaction rolls back. A failed publish loses nothing: the row is handed back
-to the relay, which publishes it again.
+to the relay, which publishes it again. How a message is built and confirmed
+is `common.dispatch.broker`'s part.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from celery.utils.nodenames import anon_nodename
 from sqlalchemy import event, tuple_, update
 from sqlalchemy.orm import Session, scoped_session
 
 from common import topology
 from common.celery_app import celery_app
-from common.confirms import ConfirmedPipe, PartlyPublished
 from common.db import db
-from common.models import Notification, utcnow
+from common.dispatch.broker import Publication, confirms_on, publish_one, send_lean, send_together
+from common.models import Notification
 from common.scheduling import within_horizon
 from common.statuses import PENDING
 from common.webhooks.models import WebhookMessage
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Publication:
-    """One delivery task (or callback: channel is the webhooks queue) as it goes to the broker."""
-
-    notification_id: uuid.UUID  # a callback's: its webhook message id
-    channel: str
-    token: uuid.UUID
-    eta: datetime | None  # None: due already
 
 
 def publication(notification_id: uuid.UUID, channel: str, token: uuid.UUID,
@@ -150,7 +139,10 @@ def _publish(session, batches: list[Batch]) -> None:
     """Publish committed rows; what fails is handed back to the relay.
 
     A batch of many (a batch create, a relay run) goes out back to back and is
-    confirmed together (`_send_together`); a single one is confirmed on its own.
+    confirmed together (`_send_together`), and so is a single one published
+    outside a task (an API request). Inside a task (a worker's retry) a single
+    one is confirmed on its own through Celery's producer pool: the pool's
+    threads would otherwise queue on the one pipe of their process.
 
     After one failure on a channel the rest of that channel is not tried this
     time: its queue (or the whole broker) is unavailable, and each attempt can
@@ -159,113 +151,17 @@ def _publish(session, batches: list[Batch]) -> None:
     failed_channels: set[str] = set()
     unpublished = []
     for batch in batches:
-        if len(batch.publications) > 1 and _confirms_on():
-            outcome = _send_together(batch.publications)
-            batch.published = sum(outcome)
-            unpublished.extend(p for p, confirmed in zip(batch.publications, outcome) if not confirmed)
-            continue
-        batch.published = 0
-        for p in batch.publications:
-            if p.channel not in failed_channels and _try_publish(p):
-                batch.published += 1
-                continue
-            failed_channels.add(p.channel)
-            unpublished.append(p)
+        if len(batch.publications) > 1 and confirms_on():
+            outcome = send_together(batch.publications, send_lean)
+        else:
+            outcome = [p.channel not in failed_channels and publish_one(p)
+                       for p in batch.publications]
+            failed_channels.update(p.channel for p, confirmed in zip(batch.publications, outcome)
+                                   if not confirmed)
+        batch.published = sum(outcome)
+        unpublished.extend(p for p, confirmed in zip(batch.publications, outcome) if not confirmed)
     if unpublished:
         _leave_for_relay(session, unpublished)
-
-
-def _send(p: Publication, producer=None) -> None:
-    """Publish one delivery task; raises if the broker did not confirm it.
-
-    With `producer` (a confirm pipe's, whose channel has declared the queues),
-    it is sent without waiting, retrying or declaring: the pipe collects the confirm.
-    """
-    options = {"producer": producer, "retry": False, "declare": []} if producer is not None else {}
-    app = celery_app()
-    when = {"eta": p.eta}
-    if p.eta is not None and _quorum(app, p.channel):
-        when = {"countdown": _whole_seconds_until(p.eta)}
-    app.send_task(
-        topology.task_for_queue(p.channel),
-        args=[str(p.notification_id), str(p.token)],
-        queue=p.channel,
-        routing_key=p.channel,
-        **when,
-        **options,
-    )
-
-
-def _whole_seconds_until(eta: datetime) -> int:
-    """Native delayed delivery counts whole seconds, dropping the fraction (a task 1.7 s ahead
-    would come 0.7 s early, one 0.5 s ahead is refused): round up, at least one."""
-    return max(1, math.ceil((eta - utcnow()).total_seconds()))
-
-
-def _send_lean(p: Publication, producer) -> None:
-    """The task message `_send` makes, without its task-sent event: half the messages of a batch.
-
-    Flower still sees each task when a worker receives it; a relay backlog
-    goes out twice as fast. An ETA on quorum queues goes through `_send`
-    (Celery's send_task routes it by native delayed delivery).
-    """
-    app = celery_app()
-    if p.eta is not None and _quorum(app, p.channel):
-        _send(p, producer)
-        return
-    name = topology.task_for_queue(p.channel)
-    args = [str(p.notification_id), str(p.token)]
-    message = app.amqp.create_task_message(
-        str(uuid.uuid4()), name, args, {}, eta=p.eta, create_sent_event=False,
-        argsrepr=repr(args), kwargsrepr="{}", origin=_ORIGIN)
-    app.amqp.send_task_message(producer, name, message, queue=p.channel, routing_key=p.channel,
-                               retry=False, declare=[])
-
-
-def _quorum(app, queue: str) -> bool:
-    return (app.amqp.queues[queue].queue_arguments or {}).get("x-queue-type") == "quorum"
-
-
-_ORIGIN = anon_nodename()  # what Celery names the publisher: host and process, worked out once
-
-
-def _confirms_on() -> bool:
-    """Whether the broker confirms publishes (RabbitMQ; not the embedded file transport)."""
-    return bool(celery_app().conf.broker_transport_options.get("confirm_publish"))
-
-
-# Many publications of one commit (a batch) go out back to back, confirmed together.
-_PIPE = ConfirmedPipe(lambda: celery_app().connection_for_write(
-    transport_options={"confirm_publish": False}))
-
-
-def _pipe_producer(channel):
-    """A producer on the pipe's channel, the queues declared on it once (as workers declare them)."""
-    app = celery_app()
-    for queue in app.amqp.queues.values():
-        queue(channel).declare()
-    return app.amqp.Producer(channel, auto_declare=False)
-
-
-def _send_together(publications: list[Publication]) -> list[bool]:
-    """Publish them all, then wait once for the confirms; returns which the broker confirmed."""
-    try:
-        return _PIPE.publish_all(publications, _send_lean, _pipe_producer,
-                                 timeout=celery_app().conf.broker_connection_timeout)
-    except PartlyPublished as failure:
-        log.warning("publishing %d tasks together failed, leaving the unconfirmed to the relay: %s",
-                    len(publications), failure)
-        return failure.outcome
-
-
-def _try_publish(p: Publication) -> bool:
-    """Publish, or log and report False: the row is committed, the relay will retry."""
-    try:
-        _send(p)
-        return True
-    except Exception as exc:  # any broker failure: the database row is the truth
-        log.warning("publish of %s failed, leaving it to the relay: %s", p.notification_id, exc)
-        return False
 
 
 def _leave_for_relay(session, publications: list[Publication]) -> None:
