@@ -13,6 +13,7 @@ from common import dispatch, topology
 from common.dispatch import broker
 from common.celery_app import create_celery
 from common.config import settings
+from common.confirms import ConfirmedPipe
 from common.db import db as handle
 from common.models import utcnow
 from common.webhooks.models import WebhookEndpoint, WebhookMessage
@@ -92,6 +93,8 @@ def test_a_callback_the_broker_refuses_is_handed_back_to_the_relay(make_message,
     unreachable = create_celery(replace(settings(),
                                         broker_url=f"amqp://guest:guest@127.0.0.1:{free_port()}//"))
     monkeypatch.setattr(broker, "celery_app", lambda: unreachable)
+    monkeypatch.setattr(broker, "_PIPE", ConfirmedPipe(lambda: unreachable.connection_for_write(
+        transport_options={"confirm_publish": False})))
     now = utcnow()
 
     batch = dispatch.register(handle.session, [dispatch.publication(
