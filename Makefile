@@ -26,9 +26,10 @@ key: migrate var/dev-api-key
 	@cat var/dev-api-key
 
 # The embedded default: SQLite and a filesystem broker under var/, sandbox providers,
-# the API on :8000, the three channel pools, maintenance, beat and Flower on :5555.
+# the API on :8000, the three channel pools, maintenance, beat and Flower on :5555;
+# the inbox demo page at http://127.0.0.1:8000/demo/inbox.
 run: key
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
+	INBOX_DEMO=true PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
 
 test: venv
 	$(BIN)/pytest
