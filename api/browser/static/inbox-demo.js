@@ -52,10 +52,10 @@
 
   function markRead(entry) {
     if (entry.classList.contains("read")) return;
-    inbox.markRead(entry.dataset.id).then(function () {
+    inbox.markRead(entry.dataset.id).then(function (counts) {
       entry.classList.replace("unread", "read");
-      return inbox.count();
-    }).then(function (counts) { showCount(counts.unread); }, showProblem);
+      showCount(counts.unread);  // the API answers with the counts after the change
+    }, showProblem);
   }
 
   function showProblem(error) {
