@@ -11,6 +11,8 @@ from api.body_limit import refuse_oversized_body
 from api.browser import views as browser
 from api.errors import register_error_handlers
 from api.health import views as health
+from api.inbox import token_views as inbox_tokens
+from api.inbox import views as inbox
 from api.keys import commands as keys
 from api.metrics import views as metrics
 from api.notifications import views as notifications
@@ -34,6 +36,7 @@ def create_app(config: Settings | None = None) -> Flask:
     init_rate_limits(app, config)
     celery_init_app(app)  # publishing uses the Celery app built from these settings
     for blueprint in (health.bp, metrics.bp, notifications.bp, recipients.bp, reminders.bp,
-                      receipts.bp, keys.bp, openapi_document.bp, docs.bp, batch.bp, browser.bp):
+                      receipts.bp, keys.bp, openapi_document.bp, docs.bp, batch.bp,
+                      inbox_tokens.bp, inbox.bp, browser.bp):
         app.register_blueprint(blueprint)
     return app

@@ -13,7 +13,7 @@ from flask import Flask, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.exceptions import HTTPException
 
-from common.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
+from common.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,8 @@ class ApiError(Exception):
 
 
 # Most specific first: a TooLarge is also an Invalid.
-_DOMAIN_STATUS = ((TooLarge, 413), (Invalid, 422), (NotFound, 404), (Conflict, 409))
+_DOMAIN_STATUS = ((TooLarge, 413), (Invalid, 422), (NotFound, 404), (Conflict, 409),
+                  (Forbidden, 403))
 
 
 def http_status(error: DomainError) -> int:
@@ -73,6 +74,7 @@ def error_response(error: ApiError):
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "request_too_large",

@@ -42,6 +42,8 @@ TAGS = {
     "notifications": "Send notifications and follow them.",
     "recipients": "A service's recipients: addresses, timezone, quiet hours, opt-outs.",
     "reminders": "Notifications timed before an event, kept as one group.",
+    "inbox": "End users' in-app inbox, opened by an inbox token (the stream is documented in the "
+             "API guide).",
     "metrics": "Counts of the calling service's own notifications.",
     "receipts": "Delivery receipts from providers.",
     "operations": "For operators and orchestrators; no API key.",
@@ -50,7 +52,7 @@ TAGS = {
 ERROR_DESCRIPTIONS = {
     400: "The body is not valid JSON, or not a JSON object.",
     401: "No API key, or an unknown or revoked one.",
-    403: "The request is not signed as it must be.",
+    403: "The request is not signed as it must be, or the item is in another inbox.",
     404: "No such resource for this service.",
     409: "The request conflicts with the resource's state.",
     411: "A chunked body this server cannot read: send Content-Length.",
@@ -159,7 +161,7 @@ def _query_parameter(model: type[BaseModel], name: str) -> dict:
     return described
 
 
-def _operation(operation: Operation, endpoint: str, path_arguments: list[str], secured: bool,
+def _operation(operation: Operation, endpoint: str, path_arguments: list[str], secured: str | None,
                refs: dict, now: datetime) -> dict:
     described: dict[str, Any] = {"operationId": endpoint.replace(".", "_"),
                                  "summary": operation.summary, "tags": [operation.tag]}
@@ -187,7 +189,7 @@ def _operation(operation: Operation, endpoint: str, path_arguments: list[str], s
         errors.add(422)  # a parameter out of bounds
     if secured:
         errors |= {401, 429}
-        described["security"] = [{"apiKey": []}]
+        described["security"] = [{secured: []}]
     else:
         described["security"] = []
     responses = {str(status): _response(answer, refs)
@@ -209,7 +211,8 @@ def build_document(app: Flask, now: datetime) -> dict:
     paths: dict[str, dict] = {}
     for path, method, view, endpoint in routes:
         arguments = [part[1:-1] for part in path.split("/") if part.startswith("{")]
-        secured = getattr(view, "requires_api_key", False)
+        secured = ("apiKey" if getattr(view, "requires_api_key", False) else
+                   "inboxToken" if getattr(view, "requires_inbox_token", False) else None)
         paths.setdefault(path, {})[method] = _operation(view.openapi, endpoint, arguments, secured,
                                                         refs, now)
     return {
@@ -227,6 +230,9 @@ def build_document(app: Flask, now: datetime) -> dict:
             "securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer",
                            "description": "An API key made with `flask --app api keys create`."},
+                "inboxToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                               "description": "An end user's inbox token, from "
+                                              "POST /v1/recipients/{external_id}/inbox-token."},
             },
         },
     }

@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import NoDecode
 
 from common.environment import ConfigError, FromEnvironment, flag, seconds
+from common.inbox.secret import local_secret
 from common.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours
 from common.vendor_settings import (SMTP_SECURITY_MODES, FcmSettings, SmtpSettings, TwilioSettings,
                                     only_if_configured)
@@ -142,6 +143,17 @@ class Settings(FromEnvironment):
     rate_limit_storage_url: str = Field("memory://", alias="RATE_LIMIT_STORAGE_URL", repr=False)
     rate_limit_key_prefix: str = Field("herald", alias="RATE_LIMIT_KEY_PREFIX")
 
+    # In-app inbox (common/inbox): end users' tokens are signed with this secret
+    # (HS256). Unset, each machine makes one under var/ (make run); set it,
+    # the same for the API and the stream, in production.
+    inbox_token_secret: str | None = Field(None, alias="INBOX_TOKEN_SECRET", repr=False,
+                                           min_length=32)
+    inbox_token_ttl: Seconds = Field(timedelta(hours=1), alias="INBOX_TOKEN_TTL_SECONDS")
+    # A stream sends a comment this often, so proxies keep an idle connection open.
+    inbox_stream_keepalive: float = Field(25.0, gt=0, alias="INBOX_STREAM_KEEPALIVE_SECONDS")
+    # On the embedded broker the stream looks at the database this often instead.
+    inbox_stream_poll: float = Field(1.0, gt=0, alias="INBOX_STREAM_POLL_SECONDS")
+
     # The inbox demo page at /demo/inbox (api/browser/): off in production, on in `make run`.
     inbox_demo: bool = Field(False, alias="INBOX_DEMO")
     # Where the demo page's browser opens the inbox stream; none: /v1/inbox/stream on the
@@ -161,7 +173,8 @@ class Settings(FromEnvironment):
     flower_purge_offline_workers: int = Field(24 * 3600, alias="FLOWER_PURGE_OFFLINE_WORKERS")
 
     _to_seconds = field_validator("eta_horizon", "republish_grace", "sending_lease",
-                                  "quiet_hours_spread", "idempotency_ttl", mode="before")(
+                                  "quiet_hours_spread", "idempotency_ttl", "inbox_token_ttl",
+                                  mode="before")(
         lambda value: seconds(value))
     _to_flag = field_validator("quorum_queues", "rate_limits_enabled", "flower_persistent",
                                "inbox_demo", mode="before")(
@@ -221,6 +234,10 @@ class Settings(FromEnvironment):
 
     def fail_on_lost_lease(self, channel: str) -> bool:
         return channel in self.lost_lease_fails
+
+    def inbox_signing_secret(self) -> str:
+        """INBOX_TOKEN_SECRET, or the one this machine keeps under var/ (make run)."""
+        return self.inbox_token_secret or local_secret(self.var_dir)
 
     @property
     def embedded_broker(self) -> bool:

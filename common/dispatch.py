@@ -271,6 +271,24 @@ def _leave_for_relay(session, publications: list[Publication]) -> None:
         log.warning("could not hand %d rows back to the relay: %s", len(publications), exc)
 
 
+def publish_inbox_event(event: dict) -> bool:
+    """Tell the stream processes to look at one inbox now: after the commit, confirmed, best effort.
+
+    The rows are the truth: a lost event only delays a live update until the next one or a reconnect.
+    """
+    exchange = topology.inbox_exchange()
+    try:
+        with celery_app().producer_or_acquire() as producer:
+            producer.publish(event, exchange=exchange, serializer="json", declare=[exchange],
+                             routing_key=topology.inbox_routing_key(event["service"],
+                                                                    event["recipient"]),
+                             retry=False, timeout=celery_app().conf.broker_connection_timeout)
+        return True
+    except Exception as exc:  # the broker is down: the streams catch up from the database
+        log.warning("publishing an inbox event failed: %s", exc)
+        return False
+
+
 def _hand_back(ids_and_tokens: list[tuple[uuid.UUID, uuid.UUID]]):
     """Not enqueued any more: only rows still pending under that token (a newer enqueue stays)."""
     return (

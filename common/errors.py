@@ -50,3 +50,9 @@ class Conflict(DomainError):
     """The thing exists, but its state refuses the request."""
 
     code = "conflict"
+
+
+class Forbidden(DomainError):
+    """The caller is known, but the thing is not theirs (an item in another recipient's inbox)."""
+
+    code = "forbidden"

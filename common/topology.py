@@ -3,9 +3,14 @@
 One durable topic exchange, one durable queue per channel bound by the channel's
 routing key, and a maintenance queue for the relay and the sweeper. Topic, not
 direct, because Celery's native delayed delivery for quorum queues needs it.
+Inbox events go to their own topic exchange, `inbox`, each under a key made
+from a hash of its service and recipient, so caller text never becomes routing
+syntax; each stream replica binds its own queue for the recipients connected to it.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from kombu import Exchange, Queue
 
@@ -17,6 +22,7 @@ MAINTENANCE_QUEUE = "maintenance"
 # Every queue a pool consumes: one per channel, then the maintenance queue.
 QUEUES = (*(c.queue for c in channels.all_channels()), MAINTENANCE_QUEUE)
 
+INBOX_EXCHANGE_NAME = "inbox"
 RELAY_TASK = "herald.maintenance.relay"
 SWEEP_TASK = "herald.maintenance.sweep"
 
@@ -46,3 +52,14 @@ def task_routes() -> dict[str, dict[str, str]]:
     for task in (RELAY_TASK, SWEEP_TASK):
         routes[task] = {"queue": MAINTENANCE_QUEUE, "routing_key": MAINTENANCE_QUEUE}
     return routes
+
+
+def inbox_exchange() -> Exchange:
+    # Transient: an event only says "look now"; the database holds the items.
+    return Exchange(INBOX_EXCHANGE_NAME, type="topic", durable=False, delivery_mode="transient")
+
+
+def inbox_routing_key(service: str, recipient: str) -> str:
+    """The key of a recipient's inbox events: hex, whatever the caller's ids contain."""
+    digest = hashlib.sha256(f"{service}\x00{recipient}".encode()).hexdigest()
+    return f"inbox.{digest[:40]}"

@@ -24,7 +24,7 @@ from api.notifications.planning import Plan, plan_request
 from api.notifications.schema import NotificationRequest
 from api.notifications.service import (commit_remembering, first_event_detail, notification_values,
                                        replayed_response)
-from common import dispatch, metrics
+from common import channels, dispatch, metrics
 from common.config import Settings
 from common.db import db
 from common.errors import Invalid
@@ -54,13 +54,20 @@ def batch_fingerprint(payload: dict, key_kind: str) -> str:
 
 def stored_recipients(service: str, items: list[NotificationRequest | Invalid]):
     """A lookup of the stored recipients the items name, read in one query instead of one each."""
-    wanted = {item.recipient_id for item in items
-              if isinstance(item, NotificationRequest) and item.recipient_id is not None}
+    wanted = {_named_recipient(item) for item in items if isinstance(item, NotificationRequest)}
+    wanted.discard(None)
     found = {}
     if wanted:
         found = {r.external_id: r for r in db.session.execute(select(Recipient).where(
             Recipient.service == service, Recipient.external_id.in_(wanted))).scalars()}
     return lambda _service, external_id: found.get(external_id)
+
+
+def _named_recipient(item: NotificationRequest) -> str | None:
+    """The stored recipient an item names: its recipient_id, or (in-app) its address."""
+    if item.recipient_id is None and channels.channel(item.channel).addressed_by_id:
+        return item.to
+    return item.recipient_id
 
 
 def plan_items(service: str, items: list[NotificationRequest | Invalid], config: Settings,

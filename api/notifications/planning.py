@@ -72,7 +72,11 @@ def plan_request(service: str, request: NotificationRequest, config: Settings,
                  now: datetime, *, lookup=find_recipient) -> Plan:
     """`lookup(service, external_id)` finds a stored recipient (a batch passes ones it read at once)."""
     recipient = None
-    if request.recipient_id is not None:
+    channel = channels.channel(request.channel)
+    if request.to is not None and channel.addressed_by_id:
+        # Addressed by the caller's id (in-app): a stored recipient's opt-out still applies.
+        recipient = lookup(service, request.to)
+    elif request.recipient_id is not None:
         recipient = lookup(service, request.recipient_id)
         if recipient is None:
             raise Invalid({"recipient_id": "no recipient with this id: create it with "
@@ -93,7 +97,7 @@ def plan_request(service: str, request: NotificationRequest, config: Settings,
         send_at = send_at.astimezone(UTC)
     rule = quiet_rule(timezone, requested=request.quiet_hours,
                       recipient=stored_window(recipient.quiet_hours) if recipient else None,
-                      service=config.quiet_hours)
+                      service=config.quiet_hours) if channel.quiet_hours_apply else None
     due, reason = initial_deliver_at(send_at, now)
 
     def planned(to: str, suppressed_because: str | None = None) -> PlannedNotification:

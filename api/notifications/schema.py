@@ -37,6 +37,7 @@ class Content(StrictModel):
     body: Text | None = None
     html: Text | None = None
     data: dict[Text, Text] | None = None
+    action_url: Text | None = None  # in-app: where the item leads when clicked
 
 
 class QuietHoursBody(StrictModel):
@@ -169,6 +170,9 @@ def parse_notification(payload: object) -> NotificationRequest:
         raise TooLarge(too_large)
 
     content = body.content
+    # Content a channel keeps among the options (in-app: action_url).
+    kept = {name: getattr(content, name) for name in sorted(channel.content_options)
+            if getattr(content, name) is not None}
     return NotificationRequest(
         channel=body.channel,
         to=body.to,
@@ -180,7 +184,7 @@ def parse_notification(payload: object) -> NotificationRequest:
         timezone=body.timezone,
         send_at=send_at,
         reference=body.reference,
-        options=_given(body.options),
+        options={**(_given(body.options) or {}), **kept} or None,
         recipient_id=body.recipient_id,
         quiet_hours=quiet_hours,
     )

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from common.config import Settings
 
-BUILT_IN = ("common.channels.push", "common.channels.email", "common.channels.sms")
+BUILT_IN = ("common.channels.push", "common.channels.email", "common.channels.sms",
+            "common.channels.inapp")
 EXTRA_CHANNELS_VARIABLE = "HERALD_EXTRA_CHANNELS"
 SANDBOX = "sandbox"
 # Every channel without a vendor of its own delivers to the outbox file.
@@ -45,6 +46,10 @@ class Channel:
     content_check: ContentCheck | None = None  # checks beyond the limits (a vendor's own rules)
     takes_options: bool = False  # whether a request's `options` apply (push: ttl, collapse key)
     reports_segments: bool = False  # whether the provider bills in segments (SMS)
+    # Content fields kept in the notification's `options` column (in-app: action_url).
+    content_options: frozenset[str] = frozenset()
+    addressed_by_id: bool = False  # its address is the caller's id for a recipient (in-app)
+    quiet_hours_apply: bool = True  # False: delivered at once, whatever the recipient's quiet hours
     # The vendor for live keys, used when `vendor_settings` (an attribute of Settings) is set.
     vendor: str | None = None
     vendor_settings: str | None = None
