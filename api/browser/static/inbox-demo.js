@@ -38,6 +38,11 @@
     return element;
   }
 
+  function when(stamp) {
+    var moment = new Date(stamp);
+    return isNaN(moment) ? "" : moment.toLocaleString(undefined, {dateStyle: "medium", timeStyle: "short"});
+  }
+
   function row(item) {
     var entry = document.createElement("li");
     entry.className = "item" + (item.read_at ? " read" : " unread");
@@ -45,7 +50,9 @@
     entry.dataset.seq = String(item.seq);
     entry.appendChild(text("span", "title", item.title));
     entry.appendChild(text("span", "body", item.body));
-    entry.appendChild(text("time", "created", item.created_at));
+    var created = text("time", "created", when(item.created_at));
+    created.dateTime = item.created_at || "";
+    entry.appendChild(created);
     entry.addEventListener("click", function () { markRead(entry); });
     return entry;
   }
