@@ -14,6 +14,7 @@ nothing queued ahead of it. Prints p50, p99 and the maximum.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -54,12 +55,15 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=1000)
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     figures = measure(args.items)
     print(f"POST -> event at a connected client, {figures['items']} items one after another "
           f"({figures['seconds']:.0f} s): p50 {figures['p50_ms']:.1f} ms, "
           f"p99 {figures['p99_ms']:.1f} ms, max {figures['max_ms']:.1f} ms "
           f"(mean {figures['mean_ms']:.1f} ms); lost {figures['lost']}; "
-          f"seqs in order without repeats: {figures['in_order_without_repeats']}")
+          f"seqs in order without repeats: {figures['in_order_without_repeats']}; "
+          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+          f"({os.cpu_count()} CPUs)")
 
 
 if __name__ == "__main__":
