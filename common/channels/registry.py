@@ -50,7 +50,8 @@ class Channel:
     content_options: frozenset[str] = frozenset()
     addressed_by_id: bool = False  # its address is the caller's id for a recipient (in-app)
     quiet_hours_apply: bool = True  # False: delivered at once, whatever the recipient's quiet hours
-    # The vendor for live keys, used when `vendor_settings` (an attribute of Settings) is set.
+    # The vendor for live keys, used when `vendor_settings` (an attribute of Settings) is set,
+    # or always when the channel names no settings (in-app: Herald's own inbox).
     vendor: str | None = None
     vendor_settings: str | None = None
     vendor_factory: str | None = None  # "module:function(config, channel) -> Provider"
@@ -70,7 +71,8 @@ class Channel:
 
     def provider_name(self, config: Settings) -> str:
         """Which provider delivers this channel for live keys: its vendor, or the sandbox."""
-        configured = self.vendor_settings and getattr(config, self.vendor_settings) is not None
+        configured = (self.vendor_settings is None
+                      or getattr(config, self.vendor_settings) is not None)
         return self.vendor if configured and self.vendor else SANDBOX
 
     def build_provider(self, config: Settings, sandbox: bool = False):

@@ -16,7 +16,7 @@ from tests.support.broker import purge
 from tests.support.factories import email_body, sms_body
 from tests.support.settings import replace
 
-QUEUES = ("push", "email", "sms", "maintenance")
+QUEUES = ("push", "email", "sms", "inapp", "maintenance")
 
 # Port 1 refuses connections at once, so the checks fail fast.
 DEAD_DATABASE = "postgresql+psycopg2://postgres@127.0.0.1:1/herald"
@@ -36,9 +36,10 @@ def test_ready_when_the_database_and_the_broker_answer(client):
     assert response.status_code == 200
     body = response.get_json()
     assert (body["status"], body["checks"]) == ("ready", {"database": "ok", "broker": "ok"})
-    # No vendor is configured in the test environment: every channel uses the sandbox.
+    # No vendor is configured in the test environment: every channel uses the sandbox,
+    # but in-app, whose inbox is Herald's own.
     assert {channel: p["provider"] for channel, p in body["providers"].items()} == {
-        "push": "sandbox", "email": "sandbox", "sms": "sandbox"}
+        "push": "sandbox", "email": "sandbox", "sms": "sandbox", "inapp": "inbox"}
 
 
 def test_ready_is_loud_about_a_provider_credential_problem(app, db):
@@ -133,6 +134,7 @@ def test_ready_reports_each_queues_backlog_and_its_consumers(client, auth, empty
         "push": {"messages": 0, "consumers": 0},
         "email": {"messages": 7, "consumers": 0},
         "sms": {"messages": 3, "consumers": 0},
+        "inapp": {"messages": 0, "consumers": 0},
         "maintenance": {"messages": 0, "consumers": 0},
     }
 

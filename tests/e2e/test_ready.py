@@ -9,7 +9,7 @@ from tests.support.factories import push_body
 from tests.support.processes import start_worker
 from tests.support.waiting import wait_until
 
-QUEUES = ("push", "email", "sms", "maintenance")
+QUEUES = ("push", "email", "sms", "inapp", "maintenance")
 BACKLOG = 12
 
 
@@ -41,6 +41,7 @@ def test_ready_counts_a_running_pool_and_the_backlog_no_pool_drains(client, auth
         "push": {"messages": BACKLOG, "consumers": 0},
         "email": {"messages": 0, "consumers": 1},
         "sms": {"messages": 0, "consumers": 0},
+        "inapp": {"messages": 0, "consumers": 0},
         "maintenance": {"messages": 0, "consumers": 0},
     }
     print(f"\n[e2e] /ready with an email pool and {BACKLOG} push tasks waiting: {body}")
