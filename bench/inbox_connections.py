@@ -101,9 +101,11 @@ def measure(connections: int, holders: int, streams: int, rate: float, seconds: 
             sent: list[tuple[str, float]] = []
             sampler = CpuSampler(sessions).start()
             poster = threading.Thread(target=_post_at_rate, args=(rig, recipients, rate, seconds, sent))
+            posting = time.monotonic()
             poster.start()
             poster.join()
             flowing = sampler.stop()
+            achieved = len(sent) / (time.monotonic() - posting)
             latencies, lost = [], 0
             for item, posted in sent:
                 arrived = _wait_any(clients, item, 30)
@@ -111,7 +113,8 @@ def measure(connections: int, holders: int, streams: int, rate: float, seconds: 
                     lost += 1
                 else:
                     latencies.append(arrived - posted)
-            print(f"{rate:g} items/s for {seconds:g} s ({len(sent)} items): stream memory "
+            print(f"{rate:g} items/s for {seconds:g} s ({len(sent)} items, {achieved:.0f}/s "
+                  f"achieved): stream memory "
                   f"{resident_mb(stream_sessions):.0f} MB; {flowing.describe()}", flush=True)
             print(f"POST -> event meanwhile: p50 {quantile(latencies, 0.5) * 1000:.1f} ms, "
                   f"p99 {quantile(latencies, 0.99) * 1000:.1f} ms, "
