@@ -48,9 +48,9 @@ def _policy(stream_url: str) -> str:
 def demo_page():
     _demo_enabled()
     stream_url = current_app.config["HERALD_SETTINGS"].inbox_demo_stream_url or ""
-    html = PAGE.format(css=url_for("browser.demo_asset", name="inbox-demo.css"),
-                       client=url_for("browser.client"),
-                       page=url_for("browser.demo_asset", name="inbox-demo.js"),
+    html = PAGE.format(css=url_for("browser.static_file", name="inbox-demo.css"),
+                       client=url_for("browser.static_file", name=CLIENT),
+                       page=url_for("browser.static_file", name="inbox-demo.js"),
                        stream_url=escape(stream_url))
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = _policy(stream_url)
@@ -59,16 +59,12 @@ def demo_page():
     return response
 
 
-@bp.get("/demo/<name>")
-@not_in_contract
-def demo_asset(name: str):
-    _demo_enabled()
-    if name not in DEMO_ASSETS:
+@bp.get("/static/<name>")
+@not_in_contract  # files for browsers, like the docs page's assets
+def static_file(name: str):
+    """The client, always; the demo page's own script and style only while the demo is on."""
+    if name in DEMO_ASSETS:
+        _demo_enabled()
+    elif name != CLIENT:
         raise ApiError(404, "not_found", "no such file")
     return send_from_directory(STATIC, name, max_age=60)
-
-
-@bp.get(f"/static/{CLIENT}")
-@not_in_contract  # a file for browsers, like the docs page's assets
-def client():
-    return send_from_directory(STATIC, CLIENT, max_age=300, mimetype="text/javascript")
