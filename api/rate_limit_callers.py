@@ -9,6 +9,7 @@ cache's lifetime, and a changed key limit applies within that time.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -19,6 +20,7 @@ from api.auth import authenticate
 from api.keys.service import hash_key
 from api.errors import ApiError
 from common.config import check_rate_limit
+from common.inbox.tokens import TokenRefused, opened
 from common.models import ApiKey
 
 log = logging.getLogger(__name__)
@@ -42,9 +44,23 @@ def _checked(key: ApiKey, limits: str | None) -> str | None:
 @dataclass(frozen=True)
 class Caller:
     service: str
-    kind: str  # live | test: the budgets are counted per service and kind
+    kind: str  # live | test | inbox: the budgets are counted per service and kind
     write_limits: str | None  # the key's own limits; None: the settings' default
     read_limits: str | None
+    subject: str | None = None  # inbox: a hash of the recipient, counted on their own
+
+
+def inbox_caller(authorization: str, config) -> Caller | None:
+    """An end user with a valid inbox token: counted per recipient, on the default budgets."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return None  # the view answers 401
+    try:
+        inbox, _expires = opened(token.strip(), config)
+    except TokenRefused:
+        return None
+    subject = hashlib.sha256(inbox.recipient.encode()).hexdigest()[:16]
+    return Caller(inbox.service, "inbox", None, None, subject)
 
 
 class CallerCache:

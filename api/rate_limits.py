@@ -4,7 +4,8 @@ Each authenticated caller has two budgets, one for writes (POST, PUT, PATCH,
 DELETE) and one for reads, counted per service and key kind (live keys and
 test keys of a service count apart, as GOV.UK Notify does), shared by every
 route. A key may carry its own limits; otherwise the settings' defaults
-apply. Requests without a valid key are not counted: the view answers 401.
+apply. End users' inbox requests (an inbox token) have the same default
+budgets, counted per recipient. Requests without a valid key are not counted: the view answers 401.
 A view marked with `costs` counts as several writes (a batch: one per item).
 """
 
@@ -20,7 +21,7 @@ from flask_limiter import ApplicationLimit, Limiter, RequestLimit
 from flask_limiter.errors import RateLimitExceeded
 
 from api.errors import ApiError, error_response
-from api.rate_limit_callers import Caller, CallerCache
+from api.rate_limit_callers import Caller, CallerCache, inbox_caller
 from common import metrics
 from common.config import Settings
 
@@ -64,6 +65,10 @@ def _identify_caller() -> None:
         return  # no such route (404, 405), or one that is never counted
     if "Authorization" not in request.headers:
         return  # the view answers 401
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "requires_inbox_token", False):  # an end user's inbox: per recipient
+        g.rate_limited_caller = inbox_caller(request.headers["Authorization"], _settings())
+        return
     callers = current_app.extensions[CALLERS]
     g.rate_limited_caller = callers.identify(request.headers["Authorization"])
 
@@ -74,7 +79,8 @@ def _not_counted() -> bool:
 
 def _bucket() -> str:
     caller = g.rate_limited_caller
-    return f"{caller.kind}:{caller.service}"
+    subject = f":{caller.subject}" if caller.subject else ""
+    return f"{caller.kind}:{caller.service}{subject}"
 
 
 def _settings() -> Settings:

@@ -272,17 +272,17 @@ def _leave_for_relay(session, publications: list[Publication]) -> None:
 
 
 def publish_inbox_event(event: dict) -> bool:
-    """Tell the stream processes to look at one inbox now: after the commit, confirmed, best effort.
-
-    The rows are the truth: a lost event only delays a live update until the next one or a reconnect.
-    """
-    exchange = topology.inbox_exchange()
+    """Tell the streams to look at one inbox now: after the commit, confirmed, best effort (the
+    rows are the truth). None on the embedded broker, whose streams read the database instead."""
+    app, exchange = celery_app(), topology.inbox_exchange()
+    if app.conf.broker_url.startswith("filesystem"):
+        return False  # nothing listens: the event would pile up as an undeliverable file
     try:
-        with celery_app().producer_or_acquire() as producer:
+        with app.producer_or_acquire() as producer:
             producer.publish(event, exchange=exchange, serializer="json", declare=[exchange],
                              routing_key=topology.inbox_routing_key(event["service"],
                                                                     event["recipient"]),
-                             retry=False, timeout=celery_app().conf.broker_connection_timeout)
+                             retry=False, timeout=app.conf.broker_connection_timeout)
         return True
     except Exception as exc:  # the broker is down: the streams catch up from the database
         log.warning("publishing an inbox event failed: %s", exc)

@@ -61,5 +61,6 @@ def inbox_exchange() -> Exchange:
 
 def inbox_routing_key(service: str, recipient: str) -> str:
     """The key of a recipient's inbox events: hex, whatever the caller's ids contain."""
-    digest = hashlib.sha256(f"{service}\x00{recipient}".encode()).hexdigest()
+    # The service's length first: no two (service, recipient) pairs spell the same text.
+    digest = hashlib.sha256(f"{len(service)}:{service}:{recipient}".encode()).hexdigest()
     return f"inbox.{digest[:40]}"

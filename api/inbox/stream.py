@@ -113,8 +113,9 @@ def _polled(inbox: Inbox, last: int, expires_at: float, config: Settings) -> Ite
             yield text
             sent = True
         counts = _counts(inbox)
-        if counts != shown and not sent:  # read state changed elsewhere
+        if counts != shown:  # a new item, or read state changed in another tab
             yield sse("count", counts_body(counts))
+            sent = True
         shown = counts
         if sent or time.monotonic() - quiet_since >= config.inbox_stream_keepalive:
             if not sent:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, current_app, g, jsonify, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from api.auth import requires_api_key
 from api.inbox.serialize import InboxToken, token_body
@@ -31,3 +32,18 @@ def create(external_id: str):
     token, expires_at = issue(Inbox(g.api_key.service, external_id),
                               current_app.config["HERALD_SETTINGS"], utcnow())
     return jsonify(token_body(token, expires_at))
+
+
+
+@bp.before_app_request
+def refuse_other_methods():
+    """405 for GET, PUT or DELETE on .../inbox-token, which the recipient routes (whose ids may
+    hold slashes) would otherwise take for a recipient whose id ends in /inbox-token."""
+    if request.method == "OPTIONS" and request.endpoint == "inbox_tokens.create":
+        response = current_app.response_class()
+        response.headers["Allow"] = "OPTIONS, POST"
+        return response
+    if (request.endpoint or "").startswith("recipients.") and \
+            str((request.view_args or {}).get("external_id", "")).endswith("/inbox-token"):
+        raise MethodNotAllowed(valid_methods=["POST"])
+    return None

@@ -107,6 +107,8 @@ def plan_request(service: str, request: NotificationRequest, config: Settings,
                                      spread_interval=config.quiet_hours_spread, timezone=timezone)
         if schedulable_problem(schedule.deliver_at):
             raise Invalid({"send_at": beyond_tables_message(schedule.deliver_at)})
+        if not channel.quiet_hours_apply:
+            schedule.detail["quiet_hours"] = f"not applied: {channel.name} never waits for them"
         status = Status.SUPPRESSED if suppressed_because else Status.SCHEDULED
         return PlannedNotification(nid, to, status, schedule, suppressed_because)
 

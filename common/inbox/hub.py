@@ -72,9 +72,9 @@ class Hub:
         return Connection(self.broker_url, connect_timeout=self.connect_timeout,
                           transport_options={"confirm_publish": False})
 
-    def subscribe(self, inbox: Inbox, timeout: float = 10.0) -> Subscription:
+    def subscribe(self, inbox: Inbox, timeout: float | None = None) -> Subscription:
         """A subscription whose binding the broker has confirmed (the consumer is running)."""
-        if not self._ready.wait(timeout):
+        if not self._ready.wait(timeout or 2 * self.connect_timeout):
             raise ConnectionError("the inbox event queue is not consuming yet")
         subscription = Subscription(inbox)
         with self._lock:

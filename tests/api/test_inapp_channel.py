@@ -56,6 +56,7 @@ def test_quiet_hours_hold_a_push_back_but_never_an_inapp_item(client, auth, db):
 
     assert push["schedule_reason"] == "quiet_hours" and push["quiet_hours_shifted"] is True
     assert item["schedule_reason"] == "immediate" and item["quiet_hours_shifted"] is False
+    assert item["schedule"]["quiet_hours"] == "not applied: inapp never waits for them"
     assert fetch(item["id"]).quiet_hours is None
 
 

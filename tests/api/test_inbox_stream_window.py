@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+from sqlalchemy import update
 
 from api.inbox.stream import inbox_events
 from common import dispatch
@@ -15,6 +16,7 @@ from common.config import settings
 from common.inbox import store
 from common.inbox.events import new_item_event
 from common.inbox.hub import Hub
+from common.inbox.models import InboxItem
 from common.inbox.store import Inbox
 from common.models import Notification, utcnow
 from api.keys.service import create_api_key
@@ -53,7 +55,7 @@ class RecordingHub(Hub):
 
     heard: list[dict]
 
-    def subscribe(self, inbox, timeout=10.0):
+    def subscribe(self, inbox, timeout=None):
         subscription = super().subscribe(inbox, timeout)
         put = subscription.events.put
         self.heard = []
@@ -115,3 +117,28 @@ def test_an_item_delivered_while_streaming_arrives_live(db, hub):
     events.close()
     assert hub.connected() == 0  # a closed stream leaves no subscription behind
     print(f"\nlive item on an open stream: {took * 1000:.0f} ms from commit to the stream's text")
+
+
+def test_on_the_embedded_broker_the_stream_polls_the_database(db):
+    key, _secret = create_api_key("window-service")
+    key_id = key.id  # read now: the stream closes the session
+    inbox = Inbox("window-service", f"user-{uuid.uuid4().hex[:8]}")
+    config = replace(settings(), inbox_stream_poll=0.2, inbox_stream_keepalive=0.5)
+    events = inbox_events(inbox, since=0, expires_at=time.time() + 5, hub=None, config=config)
+    assert next(events).endswith(": subscribed\n\n")
+    next(text for text in events if text == ": keepalive\n\n")  # replayed, now polling
+
+    [nid] = deliver(db, inbox, key_id, 1, 0)
+    started = time.monotonic()
+    arrived = next(text for text in events if "event: notification" in text)
+    took = time.monotonic() - started
+    next(text for text in events if text == ": keepalive\n\n")  # polling on, nothing new
+    db.session.execute(update(InboxItem).where(InboxItem.id == nid).values(read_at=utcnow()))
+    db.session.commit()
+    counted = next(text for text in events if "event: count" in text)
+    events.close()
+
+    assert notifications(arrived) == [(1, str(nid))]
+    assert '"unread":0' in counted
+    print(f"\nembedded (polling every 0.2 s): item reached the stream {took * 1000:.0f} ms after "
+          f"its commit")

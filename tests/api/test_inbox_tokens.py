@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 
+from api.inbox.stream_views import HUB
 from api.realtime import create_realtime_app
 from common.config import settings
 from common.inbox import tokens
@@ -15,6 +16,7 @@ from common.inbox.store import Inbox
 from common.models import utcnow
 from tests.api.helpers import assert_error
 from tests.api.inbox_helpers import delivered_items, recipient_id, token_headers
+from tests.support.settings import replace
 
 ITEM_ACTIONS = [("post", "/read"), ("post", "/unread"), ("post", "/archive"), ("delete", "")]
 
@@ -110,3 +112,17 @@ def test_a_recipient_never_sees_or_changes_anothers_items(client, auth, other_au
     alices_page = client.get("/v1/inbox", headers=token_headers(client, auth, alice)).get_json()
     assert [(i["id"], i["read_at"], i["archived_at"]) for i in alices_page["data"]] == [
         (alices, None, None)]
+
+
+def test_without_the_broker_the_stream_answers_503_in_the_error_shape(db):
+    config = replace(settings(), broker_url="amqp://guest:guest@127.0.0.1:1//",
+                     publish_timeout=0.5)
+    stream = create_realtime_app(config).test_client()
+    token, _ = tokens.issue(Inbox("test-service", recipient_id()), config, utcnow())
+
+    try:
+        error = assert_error(stream.get("/v1/inbox/stream", headers=bearer(token)), 503)
+    finally:
+        stream.application.extensions[HUB].stop()  # it would go on trying to reconnect
+
+    assert error["code"] == "unavailable"

@@ -318,3 +318,17 @@ def test_set_limits_names_a_service_without_keys(limited_app, db):
 
     assert result.exit_code == 1
     assert "no active live key for service 'nobody'" in result.output
+
+
+def test_inbox_reads_are_counted_per_recipient_on_the_read_budget(limited, auth):
+    def inbox_headers(recipient: str) -> dict:
+        token = limited.post(f"/v1/recipients/{recipient}/inbox-token", headers=auth).get_json()
+        return {"Authorization": f"Bearer {token['token']}"}
+
+    alice, bob = inbox_headers("alice-1"), inbox_headers("bob-1")
+    answers = [limited.get("/v1/inbox/count", headers=alice).status_code for _ in range(6)]
+
+    assert answers == [200] * 5 + [429]  # READS is 5 a minute
+    error = assert_error(limited.get("/v1/inbox", headers=alice), 429)
+    assert error["code"] == "rate_limited"
+    assert limited.get("/v1/inbox/count", headers=bob).status_code == 200  # his own budget

@@ -8,20 +8,33 @@ pool processes, announced on the broker and streamed by `realtime` processes
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+
+from common.config import settings
+from common.inbox import tokens
+from common.inbox.store import Inbox
+from common.models import utcnow
 
 from tests.e2e.inbox_helpers import (delivered, delivering_workers, inbox_token, new_recipient,
                                      post_items, sent)
 from tests.support.broker import purge
 from tests.support.processes import start_worker, stop_all
 from tests.support.realtime import start_realtime
+from tests.support.settings import replace
 from tests.support.sse import EventStream
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(300)
 # Short, so that "nothing more to send" is seen within a second (a keepalive follows it).
 STREAM_ENV = {"INBOX_STREAM_KEEPALIVE_SECONDS": "1"}
+
+
+def short_token(recipient: str, seconds: int) -> str:
+    config = replace(settings(), inbox_token_ttl=timedelta(seconds=seconds))
+    token, _expires = tokens.issue(Inbox("test-service", recipient), config, utcnow())
+    return token
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +92,8 @@ def test_two_tabs_on_different_replicas_each_get_every_item_from_either_pool(
         client, auth, db, inapp_pools, replicas):
     recipient, stranger = new_recipient(), new_recipient()
     tabs = [EventStream(base, inbox_token(client, auth, recipient)) for base in replicas]
-    other = EventStream(replicas[1], inbox_token(client, auth, stranger))
+    # The stranger's token lasts 20 s: the stream closes then, and all it ever sent can be read.
+    other = EventStream(replicas[1], short_token(stranger, seconds=20))
     for stream in (*tabs, other):
         stream.wait_subscribed()
 
@@ -91,12 +105,12 @@ def test_two_tabs_on_different_replicas_each_get_every_item_from_either_pool(
         assert [event.id for event in events] == list(range(1, 41))
     workers = delivering_workers(posted)
     assert len(workers) == 2, workers  # both pool processes delivered some of them
-    # The stranger's stream, open all along, got none of them.
-    assert [e for e in other.until_keepalive() if e.event == "notification"] == []
+    # The stranger's stream, open all along until its token expired, got none of them.
+    assert [e for e in other.everything() if e.event == "notification"] == []
     for stream in (*tabs, other):
         stream.close()
     print(f"\ntwo tabs on two replicas: each got {[len(r) for r in received]} of 40 items, "
-          f"delivered by {len(workers)} pool processes; another recipient's stream got none")
+          f"delivered by {len(workers)} pool processes; another recipient's stream got none and closed when its token expired")
 
 
 def test_a_client_whose_replica_dies_catches_up_on_the_other(
@@ -125,3 +139,23 @@ def test_a_client_whose_replica_dies_catches_up_on_the_other(
     assert delivered(recipient) == 25
     print(f"\nreplica killed after {len(got)} items; on the other replica, from Last-Event-ID "
           f"{got[-1].id}: {len(rest)} items, seqs {rest[0].id}..{rest[-1].id}, none lost or twice")
+
+
+def test_marking_read_in_one_tab_updates_the_count_in_the_others(
+        client, auth, db, inapp_pools, replicas):
+    recipient = new_recipient()
+    token = inbox_token(client, auth, recipient)
+    tabs = [EventStream(base, token) for base in replicas]
+    for tab in tabs:
+        tab.wait_subscribed()
+    posted = post_items(client, auth, recipient, 3)
+    for tab in tabs:
+        tab.notifications(3)
+
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.post(f"/v1/inbox/{posted[0]}/read", headers=headers).get_json()["unread"] == 2
+    assert client.post("/v1/inbox/read-all", headers=headers).get_json()["unread"] == 0
+
+    for tab in tabs:
+        assert tab.counts(2) == [{"unread": 2, "unseen": 2}, {"unread": 0, "unseen": 0}]
+        tab.close()

@@ -66,11 +66,30 @@ class EventStream:
                 found.append(item)
         return found
 
+    def counts(self, count: int, timeout: float = 30.0) -> list[dict]:
+        """The data of the next `count` count events (other events and comments skipped)."""
+        found, deadline = [], time.monotonic() + timeout
+        while len(found) < count:
+            assert time.monotonic() < deadline, f"only {len(found)} of {count} count events came"
+            item = self.next()
+            assert item is not None, "the stream closed"
+            if isinstance(item, Event) and item.event == "count":
+                found.append(item.data)
+        return found
+
     def until_keepalive(self) -> list[Event]:
         """Every event before the next keepalive comment: what the stream had left to send."""
         found = []
         while (item := self.next()) != "keepalive":
             assert item is not None, "the stream closed"
+            if isinstance(item, Event):
+                found.append(item)
+        return found
+
+    def everything(self) -> list[Event]:
+        """Every event until the server closes the stream (its token expired)."""
+        found = []
+        while (item := self.next()) is not None:
             if isinstance(item, Event):
                 found.append(item)
         return found
