@@ -2,13 +2,16 @@
 
 An item posted while the page is open arrives live and the bell's count goes
 up; a click marks it read and the count goes down. Caller text is shown as
-text: markup in a title or body never runs. With HERALD_SCREENSHOTS=1 the
+text: markup in a title or body never runs. When the stream is cut (a TCP
+proxy between the browser and the stream), the items posted meanwhile arrive
+after the reconnect, each once and in order. With HERALD_SCREENSHOTS=1 the
 test also saves the page as docs/inbox-demo.png, the README's picture.
 """
 
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -18,6 +21,8 @@ from tests.support.broker import purge
 from tests.support.browser import browser  # noqa: F401  (a fixture)
 from tests.support.processes import start_api, start_worker, stop_all
 from tests.support.realtime import start_realtime
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import wait_until
 
 SCREENSHOT = PROJECT_ROOT / "docs" / "inbox-demo.png"
 # Caller text that would run if the page put it into the DOM as HTML.
@@ -28,20 +33,32 @@ RECIPIENT = "browser-user-1"
 
 
 @pytest.fixture(scope="module")
-def herald(app, log_dir):
-    """The demo page's API, the stream and an inapp pool; the API's base URL."""
+def stream_path():
+    """The way from the browser to the stream: a TCP proxy a test can cut, up until then."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def herald(app, log_dir, stream_path):
+    """The demo page's API, the stream (behind `stream_path`'s proxy) and an inapp pool; the
+    API's base URL."""
     started = []
     try:
         purge("inapp")
         started.append(start_worker("inapp", log_dir, concurrency=2))
         realtime, stream_base = start_realtime(log_dir, "realtime-browser")
         started.append(realtime)
+        proxy = TcpProxy("127.0.0.1", urlsplit(stream_base).port)
+        stream_path["proxy"] = proxy
         api, base = start_api(log_dir, name="api-demo", env={
-            "INBOX_DEMO": "true", "INBOX_DEMO_STREAM_URL": f"{stream_base}/v1/inbox/stream"})
+            "INBOX_DEMO": "true",
+            "INBOX_DEMO_STREAM_URL": f"http://127.0.0.1:{proxy.port}/v1/inbox/stream"})
         started.append(api)
         yield base
     finally:
         stop_all(started)
+        if "proxy" in stream_path:
+            stream_path.pop("proxy").close()
 
 
 def send_inapp(client, auth, title: str, body: str) -> str:
@@ -59,6 +76,14 @@ def inbox_token(client, auth) -> str:
 
 def bell(page) -> str:
     return page.inner_text("#unread-count")
+
+
+def listed_seqs(page) -> list[int]:
+    return [int(seq) for seq in page.eval_on_selector_all("#items li", "items => items.map(i => i.dataset.seq)")]
+
+
+def unread(client, token: str) -> int:
+    return client.get("/v1/inbox/count", headers={"Authorization": f"Bearer {token}"}).get_json()["unread"]
 
 
 def test_an_item_arrives_live_and_a_click_marks_it_read(herald, browser, client, auth):
@@ -109,3 +134,35 @@ def test_caller_text_is_shown_as_text_never_run(herald, browser, client, auth):
     assert page.query_selector_all("#items img, #items script, #items b") == []
     assert page.evaluate("window.injected") is None
     context.close()
+
+
+def test_after_a_drop_the_page_catches_up_once_and_in_order(herald, stream_path, browser, client,
+                                                             auth):
+    """Items posted while the stream is cut arrive after the reconnect (`?since=` the last seq
+    shown), each once, in order, and the bell counts them all, without a reload."""
+    token = inbox_token(client, auth)
+    send_inapp(client, auth, "Listed", "there when the page opens")
+    wait_until(lambda: unread(client, token) == 1, timeout=30, message="the first item was not delivered")
+    page = browser.new_page()
+    page.goto(f"{herald}/demo/inbox#token={token}")
+    page.wait_for_selector("#state[data-state=live]", timeout=WAIT_MS)
+    live = send_inapp(client, auth, "Live", "arrived on the stream before the drop")
+    page.wait_for_selector(f"#items li[data-id='{live}']", timeout=WAIT_MS)
+    shown, before = listed_seqs(page), 2
+    proxy = stream_path["proxy"]
+
+    proxy.down()  # the stream's connection is reset; reconnects are refused
+    expect(page.locator("#state")).to_have_attribute("data-state", "reconnecting", timeout=WAIT_MS)
+    missed = [send_inapp(client, auth, f"While away {n}", "posted during the drop") for n in range(5)]
+    wait_until(lambda: unread(client, token) == before + 5, timeout=30,
+               message="the inapp pool did not deliver the items posted during the drop")
+    proxy.up()
+
+    for item in missed:
+        page.wait_for_selector(f"#items li[data-id='{item}']", timeout=WAIT_MS)
+    expect(page.locator("#state")).to_have_attribute("data-state", "live", timeout=WAIT_MS)
+    expect(page.locator("#unread-count")).to_have_text(str(before + 5), timeout=WAIT_MS)
+    seqs = listed_seqs(page)
+    assert shown == [2, 1]
+    assert seqs == [7, 6, 5, 4, 3, 2, 1]  # each once, newest first
+    page.close()
