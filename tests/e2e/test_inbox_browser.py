@@ -4,23 +4,29 @@ An item posted while the page is open arrives live and the bell's count goes
 up; a click marks it read and the count goes down. Caller text is shown as
 text: markup in a title or body never runs. When the stream is cut (a TCP
 proxy between the browser and the stream), the items posted meanwhile arrive
-after the reconnect, each once and in order. With HERALD_SCREENSHOTS=1 the
+after the reconnect, each once and in order; when the token expires, the page
+says so instead of retrying. With HERALD_SCREENSHOTS=1 the
 test also saves the page as docs/inbox-demo.png, the README's picture.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
-from common.config import PROJECT_ROOT
+from common.config import PROJECT_ROOT, settings
+from common.inbox.store import Inbox
+from common.inbox.tokens import issue
+from common.models import utcnow
 from tests.support.broker import purge
 from tests.support.browser import browser  # noqa: F401  (a fixture)
 from tests.support.processes import start_api, start_worker, stop_all
 from tests.support.realtime import start_realtime
+from tests.support.settings import replace
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import wait_until
 
@@ -86,7 +92,7 @@ def unread(client, token: str) -> int:
     return client.get("/v1/inbox/count", headers={"Authorization": f"Bearer {token}"}).get_json()["unread"]
 
 
-def test_an_item_arrives_live_and_a_click_marks_it_read(herald, browser, client, auth):
+def test_an_item_arrives_live_and_a_click_marks_it_read(browser, herald, client, auth):
     earlier = send_inapp(client, auth, "Welcome to Herald", "Your inbox is ready.")
     token = inbox_token(client, auth)
     page = browser.new_page(viewport={"width": 720, "height": 260})
@@ -116,7 +122,7 @@ def test_an_item_arrives_live_and_a_click_marks_it_read(herald, browser, client,
     page.close()
 
 
-def test_caller_text_is_shown_as_text_never_run(herald, browser, client, auth):
+def test_caller_text_is_shown_as_text_never_run(browser, herald, client, auth):
     token = inbox_token(client, auth)
     # Without the page's Content-Security-Policy, which would block an inline handler on its
     # own: what is checked here is that the page never parses caller text as HTML.
@@ -136,7 +142,7 @@ def test_caller_text_is_shown_as_text_never_run(herald, browser, client, auth):
     context.close()
 
 
-def test_after_a_drop_the_page_catches_up_once_and_in_order(herald, stream_path, browser, client,
+def test_after_a_drop_the_page_catches_up_once_and_in_order(browser, herald, stream_path, client,
                                                              auth):
     """Items posted while the stream is cut arrive after the reconnect (`?since=` the last seq
     shown), each once, in order, and the bell counts them all, without a reload."""
@@ -165,4 +171,18 @@ def test_after_a_drop_the_page_catches_up_once_and_in_order(herald, stream_path,
     seqs = listed_seqs(page)
     assert shown == [2, 1]
     assert seqs == [7, 6, 5, 4, 3, 2, 1]  # each once, newest first
+    page.close()
+
+
+def test_an_expired_token_ends_the_stream_and_the_page_says_so(browser, herald):
+    # Signed as POST .../inbox-token signs, with a lifetime of seconds instead of an hour.
+    short = replace(settings(), inbox_token_ttl=timedelta(seconds=4))
+    token, _expires_at = issue(Inbox("browser-test-service", RECIPIENT), short, utcnow())
+    page = browser.new_page()
+    page.goto(f"{herald}/demo/inbox#token={token}")
+    page.wait_for_selector("#state[data-state=live]", timeout=WAIT_MS)
+
+    # The stream closes at expiry; the client asks the API, hears 401 and stops retrying.
+    expect(page.locator("#state")).to_have_attribute("data-state", "expired", timeout=WAIT_MS)
+    assert "expired" in page.inner_text("#state")
     page.close()
