@@ -1,7 +1,8 @@
 """The inbox demo page in headless Chromium, against a real API, stream and inapp pool.
 
 An item posted while the page is open arrives live and the bell's count goes
-up; a click marks it read and the count goes down. Caller text is shown as
+up; a click marks it read and the count goes down, as "Mark all read" takes
+it to zero. Caller text is shown as
 text: markup in a title or body never runs. When the stream is cut (a TCP
 proxy between the browser and the stream), the items posted meanwhile arrive
 after the reconnect, each once and in order; when the token expires, the page
@@ -185,4 +186,22 @@ def test_an_expired_token_ends_the_stream_and_the_page_says_so(browser, herald):
     # The stream closes at expiry; the client asks the API, hears 401 and stops retrying.
     expect(page.locator("#state")).to_have_attribute("data-state", "expired", timeout=WAIT_MS)
     assert "expired" in page.inner_text("#state")
+    page.close()
+
+
+def test_mark_all_read_reads_what_the_page_shows(browser, herald, client, auth):
+    token = inbox_token(client, auth)
+    for n in range(3):
+        send_inapp(client, auth, f"Item {n}", "to be read all at once")
+    wait_until(lambda: unread(client, token) == 3, timeout=30, message="the items were not delivered")
+    page = browser.new_page()
+    page.goto(f"{herald}/demo/inbox#token={token}")
+    page.wait_for_selector("#state[data-state=live]", timeout=WAIT_MS)
+    expect(page.locator("#unread-count")).to_have_text("3", timeout=WAIT_MS)
+
+    page.click("#read-all")
+
+    expect(page.locator("#unread-count")).to_have_text("0", timeout=WAIT_MS)
+    expect(page.locator("#items li.unread")).to_have_count(0)
+    assert unread(client, token) == 0
     page.close()

@@ -14,7 +14,8 @@
  *   await inbox.list({limit, cursor, status, archived});  // GET /v1/inbox
  *   await inbox.count();                                   // GET /v1/inbox/count
  *   await inbox.markRead(id); markUnread(id); archive(id); remove(id);
- *   await inbox.markAllRead(upTo);  // upTo defaults to the last seq seen: newer items stay unread
+ *   await inbox.markAllRead(upTo);  // upTo defaults to the newest seq listed or streamed here,
+ *                                   // so an item this page has not shown stays unread
  *   inbox.lastSeq; inbox.close();
  *
  * HeraldInbox.connect(options) is create(options) then listen(options.since).
@@ -52,7 +53,8 @@
     this.token = options.token;
     this.apiBase = (options.apiBase || "").replace(/\/+$/, "");
     this.streamUrl = options.streamUrl || this.apiBase + "/v1/inbox/stream";
-    this.lastSeq = null;
+    this.lastSeq = null;     // the newest seq passed on from the stream
+    this.newestShown = 0;    // the newest seq any list() returned
     this.handlers = options;
     this.source = null;
     this.retryMs = FIRST_RETRY_MS;
@@ -84,16 +86,22 @@
     return this._request(method || "POST", "/v1/inbox/" + encodeURIComponent(id) + path);
   };
 
-  Inbox.prototype.list = function (params) { return this._request("GET", "/v1/inbox" + query(params)); };
+  Inbox.prototype.list = function (params) {
+    var self = this;
+    return this._request("GET", "/v1/inbox" + query(params)).then(function (page) {
+      page.data.forEach(function (item) { self.newestShown = Math.max(self.newestShown, item.seq); });
+      return page;
+    });
+  };
   Inbox.prototype.count = function () { return this._request("GET", "/v1/inbox/count"); };
   Inbox.prototype.markRead = function (id) { return this._item("/read", id); };
   Inbox.prototype.markUnread = function (id) { return this._item("/unread", id); };
   Inbox.prototype.archive = function (id) { return this._item("/archive", id); };
   Inbox.prototype.remove = function (id) { return this._item("", id, "DELETE"); };
   Inbox.prototype.markAllRead = function (upTo) {
-    // Without an explicit bound, only what this client has shown is marked read.
-    var bound = upTo === undefined ? this.lastSeq : upTo;
-    return this._request("POST", "/v1/inbox/read-all", bound === null ? {} : {up_to: bound});
+    // Without an explicit bound, only what this client has listed or streamed is marked read.
+    var bound = upTo === undefined ? Math.max(this.newestShown, this.lastSeq || 0) : upTo;
+    return this._request("POST", "/v1/inbox/read-all", {up_to: bound});
   };
 
   Inbox.prototype.listen = function (since) {
@@ -124,6 +132,7 @@
     var seq = typeof item.seq === "number" ? item.seq : Number(event.lastEventId);
     if (this.lastSeq !== null && seq <= this.lastSeq) return;  // a replay of what was shown
     this.lastSeq = seq;
+    this.newestShown = Math.max(this.newestShown, seq);
     this._emit("onItem", item);
     if (item.unread_count !== undefined) this._emit("onCount", {unread: item.unread_count});
   };

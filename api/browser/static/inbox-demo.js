@@ -65,6 +65,17 @@
     }, showProblem);
   }
 
+  function markAllRead() {
+    // Up to the newest item this page shows: one arriving meanwhile stays unread.
+    var upTo = Math.max(inbox.newestShown, inbox.lastSeq || 0);
+    inbox.markAllRead(upTo).then(function (counts) {
+      list.querySelectorAll(".item.unread").forEach(function (entry) {
+        if (Number(entry.dataset.seq) <= upTo) entry.classList.replace("unread", "read");
+      });
+      showCount(counts.unread);
+    }, showProblem);
+  }
+
   function showProblem(error) {
     state.textContent = error && error.message ? error.message : "something went wrong";
     state.dataset.state = "problem";
@@ -99,6 +110,7 @@
 
   var token = tokenFromFragment();
   if (token) {
+    document.getElementById("read-all").addEventListener("click", markAllRead);
     start(token);
   } else {
     state.textContent = "open this page as /demo/inbox#token=<an inbox token>";
