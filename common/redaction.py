@@ -9,7 +9,7 @@ logger, handler or format can forget them:
   SQLAlchemy is written as its class, SQLSTATE and the names of the constraint,
   table and column involved (schema names, not data), never its message.
   (The engine's `hide_parameters` keeps SQLAlchemy's own `[parameters: ...]` out.)
-- Email addresses, E.164 phone numbers and API keys in any message or
+- Email addresses, E.164 phone numbers, API keys and inbox tokens in any message or
   traceback are masked, whatever put them there (a path in the access log, a
   user agent, an exception's text).
 
@@ -33,6 +33,8 @@ _EMAIL = re.compile(r"[\w.!#$%*+^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w+])\+\d{7,15}(?!\d)")
 # A Herald API key (api.auth): shown as its kind only.
 _API_KEY = re.compile(r"hrd_(live|test)_[\w-]+")
+# An end user's inbox token (a JWT: three base64url parts, the first a JSON header).
+_INBOX_TOKEN = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]+")
 # psycopg2's detail lines repeat the offending row's values (also inside an exception's repr,
 # where the line break is written `\n`).
 _DB_DETAIL = re.compile(r"^(DETAIL|HINT|CONTEXT|LINE \d+):.*$", re.MULTILINE)
@@ -54,11 +56,12 @@ def _mask_phone(match: re.Match) -> str:
 
 
 def scrub(text: str) -> str:
-    """`text` with addresses, phone numbers, API keys and database detail lines masked."""
+    """`text` with addresses, phone numbers, API keys, inbox tokens and database detail lines masked."""
     text = _SQL_PARAMETERS.sub("[parameters hidden]", text)
     text = _DB_DETAIL.sub(lambda m: f"{m.group(1)}: [hidden]", text)
     text = _DB_DETAIL_ESCAPED.sub(lambda m: f"\\n{m.group(1)}: [hidden]", text)
     text = _API_KEY.sub(lambda m: f"hrd_{m.group(1)}_[hidden]", text)
+    text = _INBOX_TOKEN.sub("[inbox token]", text)
     text = _EMAIL.sub(_mask_email, text)
     return _PHONE.sub(_mask_phone, text)
 

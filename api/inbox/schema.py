@@ -58,6 +58,27 @@ def parse_inbox_query(args: Mapping[str, str]) -> InboxFilters:
     return InboxFilters(limit=limit, before_seq=before, status=status, archived=archived)
 
 
+class StreamQuery(BaseModel):
+    """The query of GET /v1/inbox/stream (the realtime process)."""
+
+    token: str | None = Field(default=None, description="The inbox token, for an EventSource "
+                                                        "(which cannot set headers).")
+    since: int | None = Field(default=None, ge=0, description="The last seq the client has; "
+                                                              "the Last-Event-ID header wins.")
+
+
+def parse_since(args: Mapping[str, str], last_event_id: str | None) -> int:
+    """The last seq the client has: Last-Event-ID (a reconnecting EventSource), else ?since=, else 0."""
+    problems = unknown_parameters(args, StreamQuery)
+    given, name = (last_event_id, "Last-Event-ID") if last_event_id else (args.get("since"), "since")
+    since = 0 if given is None else whole_number(given)
+    if since is None:
+        problems[name] = "must be a seq: a whole number"
+    if problems:
+        raise Invalid(problems)
+    return since
+
+
 class ReadAllBody(StrictModel):
     """Mark read every item up to `up_to` (a seq the client has seen); all of them without it."""
 

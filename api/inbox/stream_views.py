@@ -10,10 +10,9 @@ from flask import Blueprint, Response, current_app, g, request, stream_with_cont
 
 from api.errors import ApiError
 from api.inbox.auth import open_inbox
+from api.inbox.schema import StreamQuery, parse_since
 from api.inbox.stream import inbox_events
 from api.openapi import Answer, documented
-from api.query import unknown_parameters, whole_number
-from common.errors import Invalid
 from common.inbox.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -32,19 +31,6 @@ def _hub() -> Hub | None:
         if HUB not in current_app.extensions:
             current_app.extensions[HUB] = Hub(config.broker_url, config.publish_timeout)
     return current_app.extensions[HUB]
-
-
-def _since() -> int:
-    """The last seq the client has: the Last-Event-ID header (a reconnecting EventSource) or ?since=."""
-    problems = unknown_parameters(request.args, _StreamQuery)
-    given = request.headers.get("Last-Event-ID") or request.args.get("since")
-    since = 0 if given is None else whole_number(given)
-    if since is None:
-        name = "Last-Event-ID" if request.headers.get("Last-Event-ID") else "since"
-        problems[name] = "must be a seq: a whole number"
-    if problems:
-        raise Invalid(problems)
-    return since
 
 
 def _subscribed(events: Iterator[str]) -> Iterator[str]:
@@ -66,17 +52,13 @@ def _subscribed(events: Iterator[str]) -> Iterator[str]:
     return resumed()
 
 
-class _StreamQuery:
-    model_fields = {"token": None, "since": None}
-
-
 @bp.get("/stream")
-@documented(summary="The inbox as Server-Sent Events", tag="inbox",
+@documented(summary="The inbox as Server-Sent Events", tag="inbox", query=StreamQuery,
             errors=(422, 503),
             answers={200: Answer("An event stream.", media_types=("text/event-stream",))})
 def stream():
     open_inbox(allow_query=True)
-    since = _since()
+    since = parse_since(request.args, request.headers.get("Last-Event-ID"))
     events = inbox_events(g.inbox, since, g.inbox_expires, _hub(),
                           current_app.config["HERALD_SETTINGS"])
     return Response(stream_with_context(_subscribed(events)), mimetype="text/event-stream", headers={

@@ -52,8 +52,8 @@ CHANNEL = Channel(
     content_options=frozenset({"action_url"}),
     addressed_by_id=True,
     quiet_hours_apply=False,  # an inbox item waits to be looked at; it never interrupts anyone
-    # No outside vendor: the inbox is Herald's own, for live and test keys alike.
+    # No outside vendor: the inbox is Herald's own. A test key's items go to the sandbox's
+    # outbox, as on every channel: never into a real person's inbox.
     vendor="inbox",
     vendor_factory="workers.providers.inapp:from_settings",
-    sandbox_factory="workers.providers.inapp:from_settings",
 )

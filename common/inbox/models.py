@@ -5,15 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db import db
-from common.models import UTCDateTime, utcnow
+from common.models import JSONB, UTCDateTime, utcnow
 
-JSONB = JSON().with_variant(postgresql.JSONB(), "postgresql")
-Sequence = BigInteger().with_variant(Integer(), "sqlite")
+# A bigint on PostgreSQL; SQLite's INTEGER is 64 bits already.
+SequenceNumber = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class InboxItem(db.Model):
@@ -26,7 +25,7 @@ class InboxItem(db.Model):
         ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True)
     service: Mapped[str] = mapped_column(String(100))
     recipient: Mapped[str] = mapped_column(String(320))  # the caller's id for the recipient
-    seq: Mapped[int] = mapped_column(Sequence)  # increasing per (service, recipient)
+    seq: Mapped[int] = mapped_column(SequenceNumber)  # increasing per (service, recipient)
     title: Mapped[str | None] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)
     data: Mapped[dict | None] = mapped_column(JSONB)
@@ -51,4 +50,4 @@ class InboxSequence(db.Model):
 
     service: Mapped[str] = mapped_column(String(100), primary_key=True)
     recipient: Mapped[str] = mapped_column(String(320), primary_key=True)
-    last_seq: Mapped[int] = mapped_column(Sequence, default=0)
+    last_seq: Mapped[int] = mapped_column(SequenceNumber, default=0)

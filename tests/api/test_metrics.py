@@ -206,6 +206,7 @@ def test_counts_every_event_of_the_callers_service_by_status_channel_and_worker(
         "push": counts(scheduled=2, sending=2, sent=1, retrying=1),
         "email": counts(scheduled=1, sending=1, failed=1),
         "sms": counts(scheduled=1, cancelled=1),
+        "inapp": counts(),  # every channel is listed, with or without traffic
     }
     assert got["by_worker"] == {
         "email@a": counts(sending=1, failed=1),

@@ -43,6 +43,18 @@ def test_scrub_masks_addresses_numbers_and_keys_and_keeps_the_rest():
                     f"at {stamp}")
 
 
+def test_scrub_masks_inbox_tokens_wherever_they_are():
+    from common.inbox.store import Inbox
+    from common.inbox.tokens import issue
+    from common.config import settings
+
+    token, _ = issue(Inbox("shop", "user-1"), settings(), utcnow())
+
+    line = scrub(f"Error handling request GET /v1/inbox/stream?token={token}&since=3")
+
+    assert line == "Error handling request GET /v1/inbox/stream?token=[inbox token]&since=3"
+
+
 def test_messages_and_their_arguments_are_masked(captured):
     logger, written = captured
 

@@ -30,6 +30,7 @@ SHAPES = {
     "email address": re.compile(r"[\w.!#$%&'+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+"),
     "phone number": re.compile(r"(?<![\w+])\+\d{7,15}(?!\d)"),
     "oauth token": re.compile(r"ya29\.[\w-]{8,}"),
+    "inbox token": re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"),
     "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
 }
 # Where Herald's own mail comes from: configuration, not a person's address.

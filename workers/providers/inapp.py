@@ -1,7 +1,8 @@
 """The in-app provider: commits the item into the recipient's inbox, then tells the streams.
 
-The inbox is Herald's own, so live and test keys deliver alike. The row is
-committed before the event goes out: a stream that hears of seq N finds it.
+The inbox is Herald's own vendor for live keys (test keys' items go to the
+sandbox's outbox). The row is committed before the event goes out: a stream
+that hears of seq N finds it.
 """
 
 from __future__ import annotations
@@ -25,5 +26,5 @@ class InboxProvider:
 
 
 def from_settings(config, channel: str) -> InboxProvider:
-    """The inbox provider, as the channel registry builds it (for live and test keys alike)."""
+    """The inbox provider, as the channel registry builds it for live keys."""
     return InboxProvider()
