@@ -5,8 +5,9 @@ vhost (dropped at the end): the API under gunicorn, an inapp pool, and the
 stream as the Procfile runs it (gunicorn, gevent workers). Client processes
 (bench.sse_holder, asyncio on raw sockets) open one stream per recipient,
 then the bench measures the stream processes' memory and CPU while idle, and
-again while 100 items per second go to random connected recipients, with the
-time from each POST to its event's arrival. The client's own CPU is printed
+again while 100 items per second go to random connected recipients (batches
+of 10 by default: single POSTs at that rate take more CPU than this shared
+machine has left), with the time from each POST to its items' arrival. The client's own CPU is printed
 beside, so its share of these 2 cores is visible. The file-descriptor limit is
 raised to the hard limit first (every stream is a socket on both sides).
 
@@ -54,19 +55,38 @@ def resident_mb(sessions: set[int]) -> float:
     return total_kb / 1024
 
 
-def _post_at_rate(rig, recipients, rate, seconds, sent) -> None:
-    """One item every 1/rate s to a random recipient, on schedule (a late POST does not shift the next)."""
-    interval, started = 1 / rate, time.monotonic()
-    for index in range(int(rate * seconds)):
-        pause = started + index * interval - time.monotonic()
-        if pause > 0:
-            time.sleep(pause)
-        sent.append(rig.send(random.choice(recipients), f"flow {index}"))
+API_WORKERS = 4
+POSTERS = 8  # threads, each with its own connection: a late answer does not hold up the rest
 
 
-def measure(connections: int, holders: int, streams: int, rate: float, seconds: float) -> None:
+def _post_at_rate(rig, recipients, rate, seconds, batch, sent) -> None:
+    """`rate` items a second to random recipients, as batches of `batch` on schedule (a late POST
+    does not shift the next): batch i is posted by thread i % POSTERS at its scheduled time."""
+    interval, started, total = batch / rate, time.monotonic(), int(rate * seconds / batch)
+
+    def post(first: int) -> None:
+        for index in range(first, total, POSTERS):
+            pause = started + index * interval - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            if batch == 1:
+                sent.append(rig.send(random.choice(recipients), f"flow {index}"))
+            else:
+                sent.extend(rig.send_batch(random.sample(recipients, batch), f"flow {index}"))
+
+    threads = [threading.Thread(target=post, args=(first,)) for first in range(POSTERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def measure(connections: int, holders: int, streams: int, rate: float, seconds: float,
+            batch: int) -> None:
     limit = raise_fd_limit(connections + 1000)
-    with inbox_rig(streams=streams) as rig:
+    # Sync API workers wait on the database and the broker's confirm for each POST: enough of
+    # them that 100 POSTs a second are not held up behind each other.
+    with inbox_rig(streams=streams, api_workers=API_WORKERS) as rig:
         recipients = [f"bench-user-{i}" for i in range(connections)]
         tokens = mint_tokens(recipients)
         groups = [[] for _ in range(holders)]
@@ -100,10 +120,8 @@ def measure(connections: int, holders: int, streams: int, rate: float, seconds: 
 
             sent: list[tuple[str, float]] = []
             sampler = CpuSampler(sessions).start()
-            poster = threading.Thread(target=_post_at_rate, args=(rig, recipients, rate, seconds, sent))
             posting = time.monotonic()
-            poster.start()
-            poster.join()
+            _post_at_rate(rig, recipients, rate, seconds, batch, sent)
             flowing = sampler.stop()
             achieved = len(sent) / (time.monotonic() - posting)
             latencies, lost = [], 0
@@ -113,8 +131,8 @@ def measure(connections: int, holders: int, streams: int, rate: float, seconds: 
                     lost += 1
                 else:
                     latencies.append(arrived - posted)
-            print(f"{rate:g} items/s for {seconds:g} s ({len(sent)} items, {achieved:.0f}/s "
-                  f"achieved): stream memory "
+            print(f"{rate:g} items/s for {seconds:g} s ({len(sent)} items in POSTs of {batch}, "
+                  f"{achieved:.0f}/s achieved): stream memory "
                   f"{resident_mb(stream_sessions):.0f} MB; {flowing.describe()}", flush=True)
             print(f"POST -> event meanwhile: p50 {quantile(latencies, 0.5) * 1000:.1f} ms, "
                   f"p99 {quantile(latencies, 0.99) * 1000:.1f} ms, "
@@ -143,8 +161,10 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=1, help="stream processes")
     parser.add_argument("--rate", type=float, default=100.0, help="items per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="each measured window")
+    parser.add_argument("--batch", type=int, default=10,
+                        help="items per POST (1: single POSTs; more: /v1/notifications/batch)")
     args = parser.parse_args()
-    measure(args.connections, args.holders, args.streams, args.rate, args.seconds)
+    measure(args.connections, args.holders, args.streams, args.rate, args.seconds, args.batch)
 
 
 if __name__ == "__main__":

@@ -32,15 +32,17 @@ class Rig:
     api_key: str
     log_dir: Path
     processes: dict[str, HeraldProcess]
-    _connection: http.client.HTTPConnection | None = None
+    _local: threading.local = field(default_factory=threading.local)  # a connection per thread
 
     def _post(self, path: str, body: dict | None) -> dict:
-        if self._connection is None:
-            self._connection = http.client.HTTPConnection(HOST, self.api_port, timeout=30)
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = http.client.HTTPConnection(
+                HOST, self.api_port, timeout=30)
         payload = json.dumps(body or {}).encode()
-        self._connection.request("POST", path, payload, {
+        connection.request("POST", path, payload, {
             "Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"})
-        response = self._connection.getresponse()
+        response = connection.getresponse()
         answer = json.loads(response.read() or b"{}")
         if response.status >= 300:
             raise RuntimeError(f"POST {path}: {response.status} {answer}")
@@ -48,6 +50,15 @@ class Rig:
 
     def token(self, recipient: str) -> str:
         return self._post(f"/v1/recipients/{quote(recipient, safe='')}/inbox-token", None)["token"]
+
+    def send_batch(self, recipients: list[str], title: str) -> list[tuple[str, float]]:
+        """POST one batch of in-app items, one per recipient; (id, when the POST began) of each."""
+        started = time.time()
+        answer = self._post("/v1/notifications/batch", {
+            "defaults": {"channel": "inapp"},
+            "items": [{"to": recipient, "content": {"title": title, "body": "bench"}}
+                      for recipient in recipients]})
+        return [(item["id"], started) for item in answer["items"]]
 
     def send(self, recipient: str, title: str) -> tuple[str, float]:
         """POST one in-app item; its id and the wall-clock time the POST began."""
@@ -93,7 +104,7 @@ def start_stream(name: str, log_dir: Path, workers: int = 1) -> tuple[HeraldProc
 
 
 @contextmanager
-def inbox_rig(streams: int = 1, pool_concurrency: int = 16):
+def inbox_rig(streams: int = 1, pool_concurrency: int = 16, api_workers: int = 2):
     """Everything running, in a private database and vhost that go away at the end."""
     var_dir = Path(tempfile.mkdtemp(prefix=f"herald-bench-{RUN_ID}-"))
     configure_environment(var_dir)
@@ -107,7 +118,7 @@ def inbox_rig(streams: int = 1, pool_concurrency: int = 16):
         cleanup.callback(services.delete_vhost, NAME)
         api_key = _prepare_database()
         processes = {}
-        api, api_port = start_gunicorn("inbox-api", "api:create_app()", 2, log_dir)
+        api, api_port = start_gunicorn("inbox-api", "api:create_app()", api_workers, log_dir)
         cleanup.callback(api.stop)
         processes["API"] = api
         pool = start_pool("inapp", "workers", "inapp", ["--pool", "threads", "--concurrency",
