@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from bench.cpu import CpuSampler
-from bench.inbox_rig import inbox_rig, mint_tokens, quantile, start_holder
+from bench.inbox_rig import delivery_lag, inbox_rig, mint_tokens, quantile, start_holder
 
 
 def raise_fd_limit(needed: int) -> int:
@@ -138,6 +138,9 @@ def measure(connections: int, holders: int, streams: int, rate: float, seconds: 
                   f"p99 {quantile(latencies, 0.99) * 1000:.1f} ms, "
                   f"max {max(latencies) * 1000:.1f} ms; lost {lost}; "
                   f"streams closed meanwhile {sum(len(c.closed) for c in clients)}", flush=True)
+            lag50, lag99 = delivery_lag([item for item, _posted in sent])
+            print(f"of which row -> delivered by the inapp pool (created_at -> sent_at): "
+                  f"p50 {lag50 * 1000:.1f} ms, p99 {lag99 * 1000:.1f} ms", flush=True)
         finally:
             for client in clients:
                 client.stop()

@@ -71,6 +71,22 @@ class Rig:
 SERVICE = "bench-inbox"
 
 
+def delivery_lag(ids: list[str]) -> tuple[float, float]:
+    """p50 and p99 seconds from each notification's row (the POST's commit) to the inapp pool's
+    delivery (`sent_at`): the part of POST -> arrival spent before the stream hears of it."""
+    import psycopg2
+
+    with psycopg2.connect(host=services.PG_HOST, port=services.PG_PORT, user=services.PG_USER,
+                          dbname=NAME) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at)),"
+            " percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at))"
+            " FROM notifications WHERE id = ANY(%s::uuid[])", (ids,))
+        p50, p99 = cursor.fetchone()
+    connection.close()
+    return float(p50 or 0), float(p99 or 0)
+
+
 def mint_tokens(recipients: list[str]) -> list[str]:
     """Inbox tokens as POST /v1/recipients/{id}/inbox-token makes them, signed here: thousands
     of them in a second instead of thousands of requests (the secret is the rig's var/ one)."""
