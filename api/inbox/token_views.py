@@ -34,7 +34,6 @@ def create(external_id: str):
     return jsonify(token_body(token, expires_at))
 
 
-
 @bp.before_app_request
 def refuse_other_methods():
     """405 for GET, PUT or DELETE on .../inbox-token, which the recipient routes (whose ids may

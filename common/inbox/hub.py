@@ -58,6 +58,7 @@ class Hub:
         self._subscribers: dict[str, set[Subscription]] = {}
         self._lock = threading.Lock()  # bindings change one at a time, with the map
         self._control: Connection | None = None
+        self.consuming: Connection | None = None  # the consumer's connection (a test cuts it)
         self._ready = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._consume_forever, name="inbox-hub", daemon=True)
@@ -135,13 +136,13 @@ class Hub:
             try:
                 with self._connection() as connection:
                     self._consume(connection)
-            except Exception as exc:  # the broker went away: start again, tell every stream
+            except Exception as exc:  # the broker went away: start again (then every stream is told)
                 self._ready.clear()
                 log.warning("inbox event queue lost, reconnecting: %s", exc)
-                self._resync_everyone()
                 time.sleep(RECONNECT_PAUSE)
 
     def _consume(self, connection: Connection) -> None:
+        self.consuming = connection
         channel = connection.channel()
         topology.inbox_exchange()(channel).declare()
         declared = self._queue()(channel)
@@ -152,6 +153,7 @@ class Hub:
                 for key in self._subscribers:
                     self._bind(key)
             self._ready.set()
+            # Bound again: what was missed meanwhile is in the database, so every stream reads it.
             self._resync_everyone()
             while not self._stopping.is_set():
                 try:

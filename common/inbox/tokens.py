@@ -27,8 +27,8 @@ def issue(inbox: Inbox, config: Settings, now: datetime) -> tuple[str, datetime]
     expires_at = now + config.inbox_token_ttl
     claims = {"iss": ISSUER, "aud": AUDIENCE, "svc": inbox.service, "sub": inbox.recipient,
               "iat": int(now.timestamp()), "exp": int(expires_at.timestamp())}
-    return jwt.encode(claims, config.inbox_signing_secret(), algorithm=ALGORITHM), \
-        expires_at.replace(microsecond=0)
+    token = jwt.encode(claims, config.inbox_signing_secret(), algorithm=ALGORITHM)
+    return token, expires_at.replace(microsecond=0)  # as the claim has it: whole seconds
 
 
 def opened(token: str, config: Settings) -> tuple[Inbox, int]:

@@ -4,6 +4,7 @@ and the database replay reach the client once each, in order (real RabbitMQ and 
 from __future__ import annotations
 
 import re
+import socket
 import time
 import uuid
 
@@ -142,3 +143,19 @@ def test_on_the_embedded_broker_the_stream_polls_the_database(db):
     assert '"unread":0' in counted
     print(f"\nembedded (polling every 0.2 s): item reached the stream {took * 1000:.0f} ms after "
           f"its commit")
+
+
+def test_after_losing_the_broker_connection_the_hub_rebinds_and_tells_every_stream(db, hub):
+    key, _secret = create_api_key("window-service")
+    key_id = key.id
+    inbox = Inbox("window-service", f"user-{uuid.uuid4().hex[:8]}")
+    subscription = hub.subscribe(inbox)
+
+    hub.consuming.connection.sock.shutdown(socket.SHUT_RDWR)  # the broker connection drops
+    resync = subscription.next_event(timeout=30)
+    deliver(db, inbox, key_id, 1, 0)
+    announced = subscription.next_event(timeout=30)
+
+    assert resync == {"kind": "resync"}  # events may have been lost: read the database
+    assert (announced["kind"], announced["seq"]) == ("notification", 1)  # bound again
+    assert hub.connected() == 1

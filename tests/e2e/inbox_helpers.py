@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from common.db import db
 from common.inbox.models import InboxItem
-from common.models import Notification
+from common.models import Notification, NotificationEvent
 
 
 def new_recipient() -> str:
@@ -41,7 +41,6 @@ def delivered(recipient: str) -> int:
 def delivering_workers(ids: list[str]) -> set[str]:
     """The pool processes whose rows say they sent these notifications."""
     db.session.rollback()
-    from common.models import NotificationEvent
     return set(db.session.scalars(select(NotificationEvent.worker).where(
         NotificationEvent.notification_id.in_([uuid.UUID(i) for i in ids]),
         NotificationEvent.status == "sent")))
