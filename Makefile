@@ -26,9 +26,11 @@ key: migrate var/dev-api-key
 	@cat var/dev-api-key
 
 # The embedded default: SQLite and a filesystem broker under var/, sandbox providers,
-# the API on :8000, the channel pools, webhooks, maintenance, beat and Flower on :5555.
+# the API on :8000, the channel pools, webhooks, maintenance, beat and Flower on :5555;
+# the inbox demo page at http://127.0.0.1:8000/demo/inbox, streaming from the Procfile's realtime on :8001.
 run: key
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
+	INBOX_DEMO=true INBOX_DEMO_STREAM_URL=http://127.0.0.1:8001/v1/inbox/stream \
+		PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
 
 test: venv
 	$(BIN)/pytest

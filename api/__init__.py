@@ -8,6 +8,7 @@ from flask_migrate import Migrate
 from api import docs, openapi_document
 from api.notifications import batch_views as batch
 from api.body_limit import refuse_oversized_body
+from api.browser import views as browser
 from api.errors import register_error_handlers
 from api.health import views as health
 from api.inbox import token_views as inbox_tokens
@@ -40,6 +41,6 @@ def create_app(config: Settings | None = None) -> Flask:
     celery_init_app(app)  # publishing uses the Celery app built from these settings
     for blueprint in (health.bp, metrics.bp, notifications.bp, recipients.bp, reminders.bp,
                       receipts.bp, service_settings.bp, keys.bp, openapi_document.bp, docs.bp,
-                      batch.bp, templates.bp, webhooks.bp, inbox_tokens.bp, inbox.bp):
+                      batch.bp, templates.bp, webhooks.bp, inbox_tokens.bp, inbox.bp, browser.bp):
         app.register_blueprint(blueprint)
     return app

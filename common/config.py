@@ -182,6 +182,12 @@ class Settings(FromEnvironment):
     # On the embedded broker the stream looks at the database this often instead.
     inbox_stream_poll: float = Field(1.0, gt=0, alias="INBOX_STREAM_POLL_SECONDS")
 
+    # The inbox demo page at /demo/inbox (api/browser/): off in production, on in `make run`.
+    inbox_demo: bool = Field(False, alias="INBOX_DEMO")
+    # Where the demo page's browser opens the inbox stream; none: /v1/inbox/stream on the
+    # API's own origin (a proxy in front routes it to the stream processes).
+    inbox_demo_stream_url: str | None = Field(None, alias="INBOX_DEMO_STREAM_URL")
+
     # Flower (workers/flowerconfig.py): workers, task history and counters
     # survive a restart, saved every minute and at shutdown. A bounded history:
     # Flower is the live view, the notification_events table is the record.
@@ -200,7 +206,7 @@ class Settings(FromEnvironment):
                                   mode="before")(
         lambda value: seconds(value))
     _to_flag = field_validator("quorum_queues", "rate_limits_enabled", "flower_persistent",
-                               "webhook_allow_private", mode="before")(
+                               "webhook_allow_private", "inbox_demo", mode="before")(
         lambda value: flag(value))
     _rate_limit = field_validator("rate_limit_writes", "rate_limit_reads")(
         lambda value: check_rate_limit(value))

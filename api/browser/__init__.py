@@ -1,0 +1,1 @@
+"""What Herald serves to browsers: the inbox's JavaScript client and the inbox demo page."""
