@@ -19,9 +19,9 @@ from limits import parse_many
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import NoDecode
 
-from common.environment import ConfigError, FromEnvironment, flag, items, seconds
+from common.config_sections import InboxSettings, WebhookSettings
+from common.environment import ConfigError, FromEnvironment, Seconds, flag, items, seconds
 from common.locales import locale_problem
-from common.inbox.secret import local_secret
 from common.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours
 from common.vendor_settings import (SMTP_SECURITY_MODES, FcmSettings, SmtpSettings, TelegramSettings,
                                     TwilioSettings, only_if_configured)
@@ -30,8 +30,6 @@ __all__ = ["ConfigError", "FcmSettings", "SMTP_SECURITY_MODES", "Settings", "Smt
            "TelegramSettings", "TwilioSettings", "check_rate_limit", "load_settings", "settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-Seconds = Annotated[timedelta, Field(ge=timedelta(0))]
 
 
 RATE_LIMIT_MAX_LENGTH = 100
@@ -55,8 +53,12 @@ LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[str, ...] = get_args(LogFormat)
 
 
-class Settings(FromEnvironment):
-    """Every setting of every Herald process; one object, bound to the Flask and Celery apps."""
+class Settings(WebhookSettings, InboxSettings):
+    """Every setting of every Herald process; one object, bound to the Flask and Celery apps.
+
+    The callbacks' and the inbox's own settings are declared in their sections
+    (common/config_sections.py); they read and check like the rest.
+    """
 
     EMPTY_IS_A_VALUE = frozenset({"QUIET_HOURS", "QUORUM_QUEUES", "RATE_LIMITS_ENABLED"})
 
@@ -126,23 +128,6 @@ class Settings(FromEnvironment):
     # TWILIO_MESSAGING_SERVICE_SID: a sender must belong to the account.
     sms_senders: Annotated[tuple[str, ...], NoDecode] = Field((), alias="SMS_SENDERS")
 
-    # Status callbacks (common/webhooks/): the waits between attempts (each
-    # with jitter; after the last the message fails), each POST's timeout,
-    # how long a claimed message is held, how long an endpoint may fail before
-    # it is disabled, how long a rotated-out secret still signs, and how long
-    # a process trusts what it read of a service's endpoints.
-    webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = Field(
-        "5,300,1800,7200,18000,36000,36000", validate_default=True,
-        alias="WEBHOOK_RETRY_SCHEDULE_SECONDS")
-    webhook_timeout: float = Field(10.0, gt=0, alias="WEBHOOK_TIMEOUT_SECONDS")
-    webhook_lease: Seconds = Field(timedelta(seconds=60), alias="WEBHOOK_LEASE_SECONDS")
-    webhook_disable_after: Seconds = Field(timedelta(days=5), alias="WEBHOOK_DISABLE_AFTER_SECONDS")
-    webhook_secret_overlap: Seconds = Field(timedelta(hours=24),
-                                            alias="WEBHOOK_SECRET_OVERLAP_SECONDS")
-    webhook_endpoint_cache: float = Field(5.0, ge=0, alias="WEBHOOK_ENDPOINT_CACHE_SECONDS")
-    # Development and tests only: http:// and loopback or private addresses allowed.
-    webhook_allow_private: bool = Field(False, alias="WEBHOOK_ALLOW_PRIVATE_URLS")
-
     publish_timeout: float = Field(5.0, alias="PUBLISH_TIMEOUT_SECONDS")
     # Quorum queues (replicated on every node of a RabbitMQ cluster); their ETAs
     # and retry countdowns then go through Celery's native delayed delivery,
@@ -171,23 +156,6 @@ class Settings(FromEnvironment):
     rate_limit_storage_url: str = Field("memory://", alias="RATE_LIMIT_STORAGE_URL", repr=False)
     rate_limit_key_prefix: str = Field("herald", alias="RATE_LIMIT_KEY_PREFIX")
 
-    # In-app inbox (common/inbox): end users' tokens are signed with this secret
-    # (HS256). Unset, each machine makes one under var/ (make run); set it,
-    # the same for the API and the stream, in production.
-    inbox_token_secret: str | None = Field(None, alias="INBOX_TOKEN_SECRET", repr=False,
-                                           min_length=32)
-    inbox_token_ttl: Seconds = Field(timedelta(hours=1), alias="INBOX_TOKEN_TTL_SECONDS")
-    # A stream sends a comment this often, so proxies keep an idle connection open.
-    inbox_stream_keepalive: float = Field(25.0, gt=0, alias="INBOX_STREAM_KEEPALIVE_SECONDS")
-    # On the embedded broker the stream looks at the database this often instead.
-    inbox_stream_poll: float = Field(1.0, gt=0, alias="INBOX_STREAM_POLL_SECONDS")
-
-    # The inbox demo page at /demo/inbox (api/browser/): off in production, on in `make run`.
-    inbox_demo: bool = Field(False, alias="INBOX_DEMO")
-    # Where the demo page's browser opens the inbox stream; none: /v1/inbox/stream on the
-    # API's own origin (a proxy in front routes it to the stream processes).
-    inbox_demo_stream_url: str | None = Field(None, alias="INBOX_DEMO_STREAM_URL")
-
     # Flower (workers/flowerconfig.py): workers, task history and counters
     # survive a restart, saved every minute and at shutdown. A bounded history:
     # Flower is the live view, the notification_events table is the record.
@@ -201,12 +169,10 @@ class Settings(FromEnvironment):
     flower_purge_offline_workers: int = Field(24 * 3600, alias="FLOWER_PURGE_OFFLINE_WORKERS")
 
     _to_seconds = field_validator("eta_horizon", "republish_grace", "sending_lease",
-                                  "quiet_hours_spread", "idempotency_ttl", "webhook_lease",
-                                  "webhook_disable_after", "webhook_secret_overlap", "inbox_token_ttl",
-                                  mode="before")(
+                                  "quiet_hours_spread", "idempotency_ttl", mode="before")(
         lambda value: seconds(value))
     _to_flag = field_validator("quorum_queues", "rate_limits_enabled", "flower_persistent",
-                               "webhook_allow_private", "inbox_demo", mode="before")(
+                               mode="before")(
         lambda value: flag(value))
     _rate_limit = field_validator("rate_limit_writes", "rate_limit_reads")(
         lambda value: check_rate_limit(value))
@@ -218,16 +184,6 @@ class Settings(FromEnvironment):
     def _locale(cls, value: str) -> str:
         if problem := locale_problem(value):
             raise ValueError(problem)
-        return value
-
-    @field_validator("webhook_retry_schedule", mode="before")
-    @classmethod
-    def _wait_list(cls, value):
-        if isinstance(value, str):
-            waits = tuple(float(w) for w in items(value))
-            if not waits or min(waits) < 0:
-                raise ValueError("expected waits in seconds such as 5,300,1800")
-            return waits
         return value
 
     @field_validator("quiet_hours", mode="before")
@@ -274,10 +230,6 @@ class Settings(FromEnvironment):
 
     def fail_on_lost_lease(self, channel: str) -> bool:
         return channel in self.lost_lease_fails
-
-    def inbox_signing_secret(self) -> str:
-        """INBOX_TOKEN_SECRET, or the one this machine keeps under var/ (make run)."""
-        return self.inbox_token_secret or local_secret(self.var_dir)
 
     @property
     def embedded_broker(self) -> bool:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import (BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource,
                                SettingsConfigDict)
 
@@ -50,6 +50,10 @@ class FromEnvironment(BaseSettings):
         if not isinstance(data, dict):
             return data
         return {k: v for k, v in data.items() if v != "" or k in cls.EMPTY_IS_A_VALUE}
+
+
+# A duration variable: given in seconds, held as a timedelta, never negative.
+Seconds = Annotated[timedelta, Field(ge=timedelta(0))]
 
 
 def seconds(value):
