@@ -16,6 +16,8 @@ def start_realtime(log_dir: Path, name: str, env: dict[str, str] | None = None,
         name,
         [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", "1",
          "--worker-class", "gevent", "--worker-connections", str(connections),
+         # As the Procfile: open streams never finish, so a stop cuts them after this.
+         "--graceful-timeout", "5",
          "--access-logfile", "-", "api.realtime:create_realtime_app()"],
         log_dir,
         env,
