@@ -32,9 +32,10 @@ class ConfirmedPipe:
         if self._producer is not None and self._pid == os.getpid():
             return
         self._connection = self._connect()
-        # One attempt, bounded by the connection timeout (kombu's default is two, 2 s
-        # apart): what fails here is left to the relay, and a request is waiting.
-        self._connection.ensure_connection(max_retries=0)
+        # One attempt per broker node of BROKER_URL, without pausing between them
+        # (kombu's default waits 2 s): what fails here is left to the relay, and a
+        # request is waiting; a node that is down hands over to the next at once.
+        self._connection.ensure_connection(max_retries=max(len(self._connection.alt) - 1, 0))
         channel = self._connection.channel()
         channel.confirm_select()
         self.published = 0  # the broker numbers a channel's publishes from 1 once confirms are on

@@ -22,7 +22,9 @@ def relay(self) -> int | None:
     if not claim_period("relay", config.relay_interval, now, worker=self.request.hostname):
         log.info("relay: this period's run has started elsewhere (a second beat?); skipped")
         return None
-    return relay_due(config, now) + relay_messages(config, now)
+    published = relay_due(config, now) + relay_messages(config, now)
+    log.info("relay: ran, %d published", published)
+    return published
 
 
 @shared_task(name=topology.SWEEP_TASK, bind=True)
@@ -33,4 +35,5 @@ def sweep(self) -> int | None:
         return None
     recovered = sweep_expired_leases(config, now, worker=self.request.hostname)
     purge_idempotency_keys(config, now)
+    log.info("sweep: ran, %d recovered", recovered)
     return recovered
