@@ -18,6 +18,7 @@ from common.webhooks.emission import LISTENERS, announce_row
 from common.webhooks.models import WebhookEndpoint, WebhookMessage
 from tests.api.helpers import assert_error
 from tests.support.broker import purge
+from tests.support.clock import days_ahead, naive, utc_z
 from tests.support.factories import fetch, push_body
 
 SENT_AND_FAILED = ["notification.sent", "notification.failed"]
@@ -218,8 +219,8 @@ def test_replay_and_recover_send_messages_again(client, auth):
 
 
 @pytest.mark.parametrize("query,field", [
-    ({}, "since"), ({"since": "yesterday"}, "since"), ({"since": "2020-01-01T00:00:00"}, "since"),
-    ({"since": "2020-01-01T00:00:00Z", "until": "x"}, "until"),
+    ({}, "since"), ({"since": "yesterday"}, "since"), ({"since": naive(days_ahead(-30))}, "since"),
+    ({"since": utc_z(days_ahead(-30)), "until": "x"}, "until"),
 ])
 def test_recover_needs_a_past_time(client, auth, query, field):
     endpoint = create(client, auth).get_json()
