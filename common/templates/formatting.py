@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import wraps
 
 import pytz
 from babel import Locale, dates, numbers, units
@@ -27,6 +28,18 @@ WHERE = "__where__"  # the render context's entry for the locale and zone (not a
 class Where:
     locale: Locale
     timezone: str  # an IANA zone; UTC when the recipient has none
+
+
+def filter_of_value(render):
+    """A filter of the template's context and a value; an undefined value passes through, so
+    that printed it names the missing variable (a preview lists it, a send refuses it)."""
+    @pass_context
+    @wraps(render)
+    def filter_(context, value, *args, **kwargs):
+        if isinstance(value, Undefined):
+            return value
+        return render(context, value, *args, **kwargs)
+    return filter_
 
 
 def where_of(context) -> Where:
@@ -58,52 +71,40 @@ def _number(value):
     return number
 
 
-@pass_context
+@filter_of_value
 def local_datetime(context, value, format: str = "medium") -> str:
-    if isinstance(value, Undefined):
-        return value  # printed, it names the missing variable
     where = where_of(context)
     return dates.format_datetime(_instant(value, where.timezone), format=format,
                                  tzinfo=pytz.timezone(where.timezone), locale=where.locale)
 
 
-@pass_context
+@filter_of_value
 def local_date(context, value, format: str = "long") -> str:
-    if isinstance(value, Undefined):
-        return value  # printed, it names the missing variable
     where = where_of(context)
     moment = _instant(value, where.timezone).astimezone(pytz.timezone(where.timezone))
     return dates.format_date(moment.date(), format=format, locale=where.locale)
 
 
-@pass_context
+@filter_of_value
 def local_time(context, value, format: str = "short") -> str:
-    if isinstance(value, Undefined):
-        return value  # printed, it names the missing variable
     where = where_of(context)
     return dates.format_time(_instant(value, where.timezone), format=format,
                              tzinfo=pytz.timezone(where.timezone), locale=where.locale)
 
 
-@pass_context
+@filter_of_value
 def number(context, value, format: str | None = None) -> str:
-    if isinstance(value, Undefined):
-        return value  # printed, it names the missing variable
     return numbers.format_decimal(_number(value), format=format, locale=where_of(context).locale)
 
 
-@pass_context
+@filter_of_value
 def currency(context, value, code: str) -> str:
-    if isinstance(value, Undefined):
-        return value  # printed, it names the missing variable
     return numbers.format_currency(_number(value), str(code), locale=where_of(context).locale)
 
 
-@pass_context
+@filter_of_value
 def duration(context, value) -> str:
     """"24 hours", "2 heures", "90 minutes": whole hours as hours, else minutes, else seconds."""
-    if isinstance(value, Undefined):
-        return value  # printed, it names the missing variable
     seconds = value.total_seconds() if isinstance(value, timedelta) else _number(value)
     seconds = int(seconds)
     unit, amount = "second", seconds
